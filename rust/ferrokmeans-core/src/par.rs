@@ -1,0 +1,147 @@
+//! Parallel execution with results that do not depend on the thread count.
+//!
+//! Rows are cut into a fixed grid of blocks whose size depends on the number
+//! of rows only. Blocks run in parallel; each produces a partial result, and
+//! partials are combined strictly in block order. Same input, same bits,
+//! whatever the number of threads. The same shape — a partial per chunk, then
+//! an ordered combine — is what a distributed (Dask) fit uses per chunk.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use rayon::prelude::*;
+use rayon::{ThreadPool, ThreadPoolBuilder};
+
+use crate::error::{KMeansError, Result};
+
+/// Rows per block for `n` rows: about 64 blocks, each of 256 to 8,192 rows,
+/// rounded to a multiple of 64.
+pub fn block_rows(n: usize) -> usize {
+    let target = n.div_ceil(64);
+    target.div_ceil(64).max(1).saturating_mul(64).clamp(256, 8192)
+}
+
+/// Number of threads to use when the caller asks for `requested` (0: all cores).
+pub fn resolve_threads(requested: usize) -> usize {
+    if requested > 0 {
+        requested
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+}
+
+/// A pool of `threads` workers, cached per thread count and per process: a
+/// child created by `fork` has none of its parent's worker threads, so a
+/// pool inherited through a fork is never used (the key includes the pid).
+pub fn pool(threads: usize) -> Result<Arc<ThreadPool>> {
+    static POOLS: OnceLock<Mutex<HashMap<(u32, usize), Arc<ThreadPool>>>> = OnceLock::new();
+    let threads = resolve_threads(threads);
+    let key = (std::process::id(), threads);
+    let mut pools = POOLS
+        .get_or_init(|| Mutex::new(HashMap::new()))
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    pools.retain(|(pid, _), _| *pid == key.0);
+    if let Some(p) = pools.get(&key) {
+        return Ok(p.clone());
+    }
+    let p = ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("ferrokmeans-{i}"))
+        .build()
+        .map_err(|e| KMeansError::ThreadPool {
+            threads,
+            reason: e.to_string(),
+        })?;
+    let p = Arc::new(p);
+    pools.insert(key, p.clone());
+    Ok(p)
+}
+
+/// Runs `f(block_index, row_range, a_chunk, b_chunk)` over the block grid of
+/// `n` rows in parallel, where `a_chunk`/`b_chunk` are the block's parts of
+/// `out_a`/`out_b` (`per_row_a`/`per_row_b` entries per row; 0 for an unused
+/// output), and feeds each partial result to `combine` in block order.
+/// Blocks run in waves so that at most a few partials per thread are alive at
+/// once; the waves do not change the combine order.
+pub fn map_blocks<A, B, P, F, C>(
+    pool: &ThreadPool,
+    n: usize,
+    (out_a, per_row_a): (&mut [A], usize),
+    (out_b, per_row_b): (&mut [B], usize),
+    f: F,
+    mut combine: C,
+) where
+    A: Send,
+    B: Send,
+    P: Send,
+    F: Fn(usize, std::ops::Range<usize>, &mut [A], &mut [B]) -> P + Sync,
+    C: FnMut(P),
+{
+    debug_assert_eq!(out_a.len(), n * per_row_a);
+    debug_assert_eq!(out_b.len(), n * per_row_b);
+    let br = block_rows(n);
+    let n_blocks = n.div_ceil(br);
+    let wave = (pool.current_num_threads() * 4).max(1);
+    let (mut rest_a, mut rest_b) = (out_a, out_b);
+    let mut first = 0;
+    while first < n_blocks {
+        let last = (first + wave).min(n_blocks);
+        let mut jobs = Vec::with_capacity(last - first);
+        for b in first..last {
+            let rows = b * br..((b + 1) * br).min(n);
+            let (a, ra) = std::mem::take(&mut rest_a).split_at_mut(rows.len() * per_row_a);
+            let (bb, rb) = std::mem::take(&mut rest_b).split_at_mut(rows.len() * per_row_b);
+            rest_a = ra;
+            rest_b = rb;
+            jobs.push((b, rows, a, bb));
+        }
+        let partials: Vec<P> = pool.install(|| {
+            jobs.into_par_iter()
+                .map(|(b, rows, a, bb)| f(b, rows, a, bb))
+                .collect()
+        });
+        partials.into_iter().for_each(&mut combine);
+        first = last;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grid_depends_on_rows_only_and_covers_everything() {
+        for n in [1usize, 255, 256, 1000, 100_000, 3_000_001] {
+            let br = block_rows(n);
+            assert!(br % 64 == 0 && (256..=8192).contains(&br));
+            for threads in [1, 2, 3] {
+                let p = pool(threads).unwrap();
+                let mut out = vec![0u8; n];
+                let mut out2 = vec![0u16; 2 * n];
+                let mut seen = Vec::new();
+                map_blocks(
+                    &p,
+                    n,
+                    (&mut out, 1),
+                    (&mut out2, 2),
+                    |b, r, o, o2| {
+                        assert_eq!(o.len(), r.len());
+                        assert_eq!(o2.len(), 2 * r.len());
+                        o.fill(1);
+                        o2.fill(2);
+                        (b, r)
+                    },
+                    |(b, r)| seen.push((b, r)),
+                );
+                assert!(out2.iter().all(|&v| v == 2));
+                assert!(out.iter().all(|&v| v == 1));
+                assert_eq!(seen.len(), n.div_ceil(br));
+                for (i, (b, r)) in seen.iter().enumerate() {
+                    assert_eq!(*b, i);
+                    assert_eq!(r.start, i * br);
+                }
+            }
+        }
+    }
+}
