@@ -59,7 +59,11 @@ pub struct Partial {
 impl Partial {
     fn zero(k: usize, d: usize, with_sums: bool) -> Self {
         Partial {
-            sums: if with_sums { vec![0.0; k * d] } else { Vec::new() },
+            sums: if with_sums {
+                vec![0.0; k * d]
+            } else {
+                Vec::new()
+            },
             weights: if with_sums { vec![0.0; k] } else { Vec::new() },
             inertia: 0.0,
             changed: 0,
@@ -163,32 +167,40 @@ pub fn assign_pass<F: Float>(
             let mut new_lab = vec![0i32; rows.len()];
             let mut dists = vec![F::zero(); rows.len()];
             let start = rows.start;
-            scan_block(x, centers, rows, &mut new_lab, &mut dists, |i, j, dist, row| {
-                if !dist.is_finite() {
-                    p.bad = true;
-                }
-                let w = weight_of(weights, i);
-                p.inertia += w * dist.as_f64();
-                if with_sums {
-                    p.weights[j] += w;
-                    let s = &mut p.sums[j * d..(j + 1) * d];
-                    match (row, x) {
-                        (Some(row), _) => {
-                            for (a, v) in s.iter_mut().zip(row) {
-                                *a += w * v.as_f64();
-                            }
-                        }
-                        (None, Data::Csr(c)) => {
-                            let (vals, idx) = c.row(i);
-                            for (v, &col) in vals.iter().zip(idx) {
-                                s[col as usize] += w * v.as_f64();
-                            }
-                        }
-                        (None, Data::Dense(_)) => unreachable!("dense rows always come with their values"),
+            scan_block(
+                x,
+                centers,
+                rows,
+                &mut new_lab,
+                &mut dists,
+                |i, j, dist, row| {
+                    if !dist.is_finite() {
+                        p.bad = true;
                     }
-                }
-                let _ = start;
-            });
+                    let w = weight_of(weights, i);
+                    p.inertia += w * dist.as_f64();
+                    if with_sums {
+                        p.weights[j] += w;
+                        let s = &mut p.sums[j * d..(j + 1) * d];
+                        match (row, x) {
+                            (Some(row), _) => {
+                                for (a, v) in s.iter_mut().zip(row) {
+                                    *a += w * v.as_f64();
+                                }
+                            }
+                            (None, Data::Csr(c)) => {
+                                let (vals, idx) = c.row(i);
+                                for (v, &col) in vals.iter().zip(idx) {
+                                    s[col as usize] += w * v.as_f64();
+                                }
+                            }
+                            (None, Data::Dense(_)) => {
+                                unreachable!("dense rows always come with their values")
+                            }
+                        }
+                    }
+                },
+            );
             p.changed = lab.iter().zip(&new_lab).filter(|(a, b)| a != b).count();
             lab.copy_from_slice(&new_lab);
             p
@@ -268,8 +280,14 @@ pub fn all_distances<F: Float>(
                         let x_sq = vals.iter().fold(F::zero(), |s, &v| s + v * v);
                         bad |= !x_sq.is_finite();
                         for (j, slot) in orow.iter_mut().enumerate() {
-                            *slot = sq_dist_sparse(vals, idx, x_sq, centers.row(j), centers.sq_norms[j])
-                                .sqrt();
+                            *slot = sq_dist_sparse(
+                                vals,
+                                idx,
+                                x_sq,
+                                centers.row(j),
+                                centers.sq_norms[j],
+                            )
+                            .sqrt();
                             bad |= !slot.is_finite();
                         }
                     }

@@ -29,7 +29,9 @@ pub enum KMeansError {
     ZeroWeight,
     #[error("only {positive} samples have a positive weight, fewer than n_clusters={n_clusters}")]
     TooFewWeighted { positive: usize, n_clusters: usize },
-    #[error("the initial centers have shape ({rows}, {cols}); expected ({n_clusters}, {n_features})")]
+    #[error(
+        "the initial centers have shape ({rows}, {cols}); expected ({n_clusters}, {n_features})"
+    )]
     InitShape {
         rows: usize,
         cols: usize,

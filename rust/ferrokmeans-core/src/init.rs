@@ -69,7 +69,12 @@ fn row_distances<F: Float>(
 /// Index of the first row whose running sum of `mass` exceeds `target`
 /// (rows of zero mass are never returned); the last row of positive mass if
 /// rounding leaves `target` beyond the total. `None` if all mass is zero.
-fn pick_by_mass(mass: impl Fn(usize) -> f64, n: usize, block_sums: &[f64], target: f64) -> Option<usize> {
+fn pick_by_mass(
+    mass: impl Fn(usize) -> f64,
+    n: usize,
+    block_sums: &[f64],
+    target: f64,
+) -> Option<usize> {
     let br = block_rows(n);
     let mut acc = 0.0;
     let mut last_positive = None;
@@ -86,12 +91,16 @@ fn pick_by_mass(mass: impl Fn(usize) -> f64, n: usize, block_sums: &[f64], targe
                 }
             }
             // Rounding within the block: fall back to its last positive row.
-            return (b * br..((b + 1) * br).min(n)).rev().find(|&i| mass(i) > 0.0);
+            return (b * br..((b + 1) * br).min(n))
+                .rev()
+                .find(|&i| mass(i) > 0.0);
         }
         acc += s;
     }
     let b = last_positive?;
-    (b * br..((b + 1) * br).min(n)).rev().find(|&i| mass(i) > 0.0)
+    (b * br..((b + 1) * br).min(n))
+        .rev()
+        .find(|&i| mass(i) > 0.0)
 }
 
 fn block_mass_sums(pool: &ThreadPool, n: usize, mass: &(impl Fn(usize) -> f64 + Sync)) -> Vec<f64> {
@@ -122,11 +131,14 @@ pub fn kmeans_plusplus<F: Float>(
     monitor: &mut dyn Monitor,
 ) -> Result<(Centers<F>, Vec<usize>)> {
     let n = x.n_rows();
-    let trials = n_local_trials.unwrap_or(2 + (k as f64).ln().floor() as usize).max(1);
+    let trials = n_local_trials
+        .unwrap_or(2 + (k as f64).ln().floor() as usize)
+        .max(1);
     let w = |i: usize| weight_of(weights, i);
     let wsums = block_mass_sums(pool, n, &w);
     let total_w: f64 = wsums.iter().sum();
-    let first = pick_by_mass(w, n, &wsums, rng.next_f64() * total_w).ok_or(KMeansError::ZeroWeight)?;
+    let first =
+        pick_by_mass(w, n, &wsums, rng.next_f64() * total_w).ok_or(KMeansError::ZeroWeight)?;
     let mut chosen = vec![first];
     let mut closest = vec![f64::INFINITY; n];
     if !update_closest(pool, x, &gather_rows(x, &[first]), &mut closest) {

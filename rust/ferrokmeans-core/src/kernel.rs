@@ -130,13 +130,7 @@ pub fn row_sq_norms<F: Float>(m: &[F], d: usize) -> Vec<F> {
 /// Squared distance from a sparse row to a dense centre, by the expansion
 /// `‖x‖² - 2x·c + ‖c‖²` (as scikit-learn does for sparse data), clipped at 0.
 #[inline]
-pub fn sq_dist_sparse<F: Float>(
-    vals: &[F],
-    idx: &[i64],
-    x_sq: F,
-    center: &[F],
-    c_sq: F,
-) -> F {
+pub fn sq_dist_sparse<F: Float>(vals: &[F], idx: &[i64], x_sq: F, center: &[F], c_sq: F) -> F {
     let mut dot = F::zero();
     for (v, &j) in vals.iter().zip(idx) {
         dot += *v * center[j as usize];
@@ -189,8 +183,12 @@ mod tests {
         for d in 1..12 {
             let n = 37;
             let k = 5;
-            let tile: Vec<f64> = (0..n * d).map(|i| ((i * 7919) % 101) as f64 / 10.0).collect();
-            let centers: Vec<f64> = (0..k * d).map(|i| ((i * 104729) % 97) as f64 / 9.0).collect();
+            let tile: Vec<f64> = (0..n * d)
+                .map(|i| ((i * 7919) % 101) as f64 / 10.0)
+                .collect();
+            let centers: Vec<f64> = (0..k * d)
+                .map(|i| ((i * 104729) % 97) as f64 / 9.0)
+                .collect();
             let (mut l1, mut d1) = (vec![0; n], vec![0.0; n]);
             let (mut l2, mut d2) = (vec![0; n], vec![0.0; n]);
             nearest_dense(&tile, d, &centers, &mut l1, &mut d1);

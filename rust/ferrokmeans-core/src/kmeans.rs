@@ -293,7 +293,10 @@ pub fn fit<F: Float>(
     })
 }
 
-pub(crate) fn to_centers<F: Float>(x: &Data<'_, F>, centers: ArrayView2<'_, F>) -> Result<Centers<F>> {
+pub(crate) fn to_centers<F: Float>(
+    x: &Data<'_, F>,
+    centers: ArrayView2<'_, F>,
+) -> Result<Centers<F>> {
     if x.n_rows() == 0 {
         return Err(KMeansError::NoSamples);
     }
@@ -345,7 +348,6 @@ pub fn transform<F: Float>(
     Ok(Array2::from_shape_vec((x.n_rows(), c.k), out).expect("n × k distances"))
 }
 
-
 /// Greedy k-means++ seeding alone (scikit-learn's `kmeans_plusplus`): the
 /// initial centres and the indices of the rows they were taken from.
 pub fn kmeans_plusplus<F: Float>(
@@ -362,7 +364,15 @@ pub fn kmeans_plusplus<F: Float>(
     check_weights(weights, n)?;
     let w = weights.map(|w| w.to_vec());
     let pool = pool(n_threads)?;
-    let (c, idx) = kpp(&pool, &x, w.as_deref(), n_clusters, n_local_trials, &mut Rng::new(seed), monitor)?;
+    let (c, idx) = kpp(
+        &pool,
+        &x,
+        w.as_deref(),
+        n_clusters,
+        n_local_trials,
+        &mut Rng::new(seed),
+        monitor,
+    )?;
     Ok((
         Array2::from_shape_vec((c.k, d), c.data).expect("k × d centres"),
         idx.into_iter().map(|i| i as i64).collect(),

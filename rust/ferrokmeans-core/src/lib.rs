@@ -42,8 +42,8 @@ pub use data::{CsrView, Data};
 pub use error::{KMeansError, Result};
 pub use float::Float;
 pub use kmeans::{
-    check_weights, fit, kmeans_plusplus, mean_variance, predict, transform, Algorithm, Init, KMeansParams,
-    KMeansResult,
+    check_weights, fit, kmeans_plusplus, mean_variance, predict, transform, Algorithm, Init,
+    KMeansParams, KMeansResult,
 };
 pub use monitor::{Event, Monitor};
 pub use scipy::{kmeans2_iterate, kmeans_refine, vq, Missing};

@@ -18,7 +18,11 @@ use crate::error::{KMeansError, Result};
 /// rounded to a multiple of 64.
 pub fn block_rows(n: usize) -> usize {
     let target = n.div_ceil(64);
-    target.div_ceil(64).max(1).saturating_mul(64).clamp(256, 8192)
+    target
+        .div_ceil(64)
+        .max(1)
+        .saturating_mul(64)
+        .clamp(256, 8192)
 }
 
 /// Number of threads to use when the caller asks for `requested` (0: all cores).
@@ -34,7 +38,8 @@ pub fn resolve_threads(requested: usize) -> usize {
 /// child created by `fork` has none of its parent's worker threads, so a
 /// pool inherited through a fork is never used (the key includes the pid).
 pub fn pool(threads: usize) -> Result<Arc<ThreadPool>> {
-    static POOLS: OnceLock<Mutex<HashMap<(u32, usize), Arc<ThreadPool>>>> = OnceLock::new();
+    type Pools = HashMap<(u32, usize), Arc<ThreadPool>>;
+    static POOLS: OnceLock<Mutex<Pools>> = OnceLock::new();
     let threads = resolve_threads(threads);
     let key = (std::process::id(), threads);
     let mut pools = POOLS
@@ -114,7 +119,7 @@ mod tests {
     fn grid_depends_on_rows_only_and_covers_everything() {
         for n in [1usize, 255, 256, 1000, 100_000, 3_000_001] {
             let br = block_rows(n);
-            assert!(br % 64 == 0 && (256..=8192).contains(&br));
+            assert!(br.is_multiple_of(64) && (256..=8192).contains(&br));
             for threads in [1, 2, 3] {
                 let p = pool(threads).unwrap();
                 let mut out = vec![0u8; n];

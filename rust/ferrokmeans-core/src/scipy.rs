@@ -56,7 +56,7 @@ pub fn kmeans_refine<F: Float>(
     n_threads: usize,
     monitor: &mut dyn Monitor,
 ) -> Result<(Array2<F>, f64)> {
-    if !(thresh >= 0.0) {
+    if thresh.is_nan() || thresh < 0.0 {
         return Err(KMeansError::Tol(thresh));
     }
     let mut c = to_centers(&obs, guess)?;
@@ -68,18 +68,20 @@ pub fn kmeans_refine<F: Float>(
     // floating-point cycle with thresh = 0.
     for iter in 0..100_000 {
         let avg = mean_distance(&pool, &obs, &c, &mut labels, &mut dists)?;
-        let mut p = assign_pass(&pool, &obs, None, &c, &mut labels, true)?;
+        let p = assign_pass(&pool, &obs, None, &c, &mut labels, true)?;
         c = new_centers(&c, &p).0;
         monitor.event(&Event::Iteration { iter, inertia: avg })?;
         let diff = (prev - avg).abs();
         prev = avg;
-        p.changed = 0;
-        if !(diff > thresh) {
+        if diff.is_nan() || diff <= thresh {
             break;
         }
     }
     let avg = mean_distance(&pool, &obs, &c, &mut labels, &mut dists)?;
-    Ok((Array2::from_shape_vec((c.k, c.d), c.data).expect("k × d"), avg))
+    Ok((
+        Array2::from_shape_vec((c.k, c.d), c.data).expect("k × d"),
+        avg,
+    ))
 }
 
 /// What to do when a cluster of `kmeans2` loses all its observations.
@@ -111,7 +113,7 @@ pub fn kmeans2_iterate<F: Float>(
     let mut empty_events = 0;
     for it in 0..iter {
         let p = assign_pass(&pool, &data, None, &c, &mut labels, true)?;
-        if p.weights.iter().any(|&w| w == 0.0) {
+        if p.weights.contains(&0.0) {
             if missing == Missing::Raise {
                 return Err(KMeansError::EmptyCluster);
             }

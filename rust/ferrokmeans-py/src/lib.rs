@@ -101,9 +101,15 @@ impl core::Monitor for PyMonitor {
             if let Some(cb) = &self.callback {
                 match *event {
                     Event::InitDone { run } => cb.call1(py, ("init", run, 0.0, 0.0))?,
-                    Event::InitProgress { chosen } => cb.call1(py, ("init_progress", chosen, 0.0, 0.0))?,
-                    Event::Iteration { iter, inertia } => cb.call1(py, ("iteration", iter, inertia, 0.0))?,
-                    Event::StrictConvergence { iter } => cb.call1(py, ("strict", iter, 0.0, 0.0))?,
+                    Event::InitProgress { chosen } => {
+                        cb.call1(py, ("init_progress", chosen, 0.0, 0.0))?
+                    }
+                    Event::Iteration { iter, inertia } => {
+                        cb.call1(py, ("iteration", iter, inertia, 0.0))?
+                    }
+                    Event::StrictConvergence { iter } => {
+                        cb.call1(py, ("strict", iter, 0.0, 0.0))?
+                    }
                     Event::ToleranceConvergence { iter, shift, tol } => {
                         cb.call1(py, ("tol", iter, shift, tol))?
                     }
@@ -146,7 +152,9 @@ fn run<T: Send>(
     }
 }
 
-fn weights_view<'a, F: Element>(w: &'a Option<PyReadonlyArray1<'_, F>>) -> Option<ArrayView1<'a, F>> {
+fn weights_view<'a, F: Element>(
+    w: &'a Option<PyReadonlyArray1<'_, F>>,
+) -> Option<ArrayView1<'a, F>> {
     w.as_ref().map(|w| w.as_array())
 }
 
@@ -221,7 +229,23 @@ fn fit<'py>(
     n_threads: usize,
     callback: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyTuple>> {
-    dispatch!(x, fit_impl(py, x, sample_weight, n_clusters, init, n_local_trials, n_init, max_iter, tol, seed, n_threads, callback))
+    dispatch!(
+        x,
+        fit_impl(
+            py,
+            x,
+            sample_weight,
+            n_clusters,
+            init,
+            n_local_trials,
+            n_init,
+            max_iter,
+            tol,
+            seed,
+            n_threads,
+            callback
+        )
+    )
 }
 
 fn predict_impl<'py, F: Element + Float>(
@@ -235,7 +259,9 @@ fn predict_impl<'py, F: Element + Float>(
     let c: PyReadonlyArray2<F> = centers.extract()?;
     let w: Option<PyReadonlyArray1<F>> = sample_weight.map(|w| w.extract()).transpose()?;
     let (data, cv, wv) = (input.data()?, c.as_array(), weights_view(&w));
-    let (labels, inertia) = run(py, &mut PyMonitor::new(None), |_| core::predict(data, wv, cv, n_threads))?;
+    let (labels, inertia) = run(py, &mut PyMonitor::new(None), |_| {
+        core::predict(data, wv, cv, n_threads)
+    })?;
     (labels.into_pyarray(py), inertia).into_pyobject(py)
 }
 
@@ -260,7 +286,9 @@ fn transform_impl<'py, F: Element + Float>(
     let input = Input::<F>::extract(x)?;
     let c: PyReadonlyArray2<F> = centers.extract()?;
     let (data, cv) = (input.data()?, c.as_array());
-    let d = run(py, &mut PyMonitor::new(None), |_| core::transform(data, cv, n_threads))?;
+    let d = run(py, &mut PyMonitor::new(None), |_| {
+        core::transform(data, cv, n_threads)
+    })?;
     Ok(d.into_pyarray(py).into_any())
 }
 
@@ -284,7 +312,9 @@ fn vq_impl<'py, F: Element + Float>(
     let input = Input::<F>::extract(obs)?;
     let c: PyReadonlyArray2<F> = code_book.extract()?;
     let (data, cv) = (input.data()?, c.as_array());
-    let (codes, dist) = run(py, &mut PyMonitor::new(None), |_| core::vq(data, cv, n_threads))?;
+    let (codes, dist) = run(py, &mut PyMonitor::new(None), |_| {
+        core::vq(data, cv, n_threads)
+    })?;
     (codes.into_pyarray(py), dist.into_pyarray(py)).into_pyobject(py)
 }
 
@@ -360,7 +390,10 @@ fn kmeans2_iterate<'py>(
     raise_on_empty: bool,
     n_threads: usize,
 ) -> PyResult<Bound<'py, PyTuple>> {
-    dispatch!(data, kmeans2_impl(py, data, code_book, iter, raise_on_empty, n_threads))
+    dispatch!(
+        data,
+        kmeans2_impl(py, data, code_book, iter, raise_on_empty, n_threads)
+    )
 }
 
 fn kpp_impl<'py, F: Element + Float>(
@@ -393,7 +426,18 @@ fn kmeans_plusplus<'py>(
     seed: u64,
     n_threads: usize,
 ) -> PyResult<Bound<'py, PyTuple>> {
-    dispatch!(x, kpp_impl(py, x, sample_weight, n_clusters, n_local_trials, seed, n_threads))
+    dispatch!(
+        x,
+        kpp_impl(
+            py,
+            x,
+            sample_weight,
+            n_clusters,
+            n_local_trials,
+            seed,
+            n_threads
+        )
+    )
 }
 
 /// Panics inside the core's call path on purpose: proves that a panic
