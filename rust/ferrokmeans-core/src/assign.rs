@@ -166,7 +166,6 @@ pub fn assign_pass<F: Float>(
             let mut p = Partial::zero(k, d, with_sums);
             let mut new_lab = vec![0i32; rows.len()];
             let mut dists = vec![F::zero(); rows.len()];
-            let start = rows.start;
             scan_block(
                 x,
                 centers,
