@@ -206,7 +206,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _report(timings: Sequence[FitTiming], repeats: int, out: Path, header: str) -> str:
     width = max(len(t.name) for t in timings)
-    runs = "run" if repeats == 1 else f"best / median of {repeats} interleaved runs"
+    runs = "1 run" if repeats == 1 else f"best / median of {repeats} interleaved runs"
     lines = [header, f"fit time ({runs}):"]
     for t in timings:
         lines.append(
@@ -219,10 +219,11 @@ def _report(timings: Sequence[FitTiming], repeats: int, out: Path, header: str) 
             f"  {'speed-up':<{width}}  {theirs.median / ours.median:.2f}x "
             f"({theirs.name} median / {ours.name} median)"
         )
-        lines.append(
-            f"  {'inertia':<{width}}  {ours.name} / {theirs.name} = "
-            f"{ours.inertia / theirs.inertia:.6f}"
-        )
+        if theirs.inertia > 0:
+            lines.append(
+                f"  {'inertia':<{width}}  {ours.name} / {theirs.name} = "
+                f"{ours.inertia / theirs.inertia:.6f}"
+            )
     lines.append(f"wrote {out}")
     return "\n".join(lines)
 

@@ -58,7 +58,9 @@ class _VerbosePrinter:
             )
 
 
-class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):  # type: ignore[misc]
+class KMeans(
+    ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator
+):  # type: ignore[misc]
     """K-Means clustering with a fast, exact, deterministic Rust core.
 
     A drop-in replacement for :class:`sklearn.cluster.KMeans`: same
@@ -447,7 +449,12 @@ def kmeans_plusplus(
     sw = check_sample_weight(sample_weight, X.shape[0], X.dtype)
     seed = _draw_seed(check_random_state(random_state))
     centers, indices = _core.kmeans_plusplus(
-        as_core_input(X), sw, n_clusters, n_local_trials, seed, resolve_n_threads(n_threads)
+        as_core_input(X),
+        sw,
+        n_clusters,
+        n_local_trials,
+        seed,
+        resolve_n_threads(n_threads),
     )
     if sp.issparse(X):
         centers = np.asarray(centers)

@@ -8,41 +8,13 @@ use rayon::ThreadPool;
 use crate::data::{dense_tile, Data};
 use crate::error::{KMeansError, Result};
 use crate::float::Float;
-use crate::kernel::{nearest_csr, nearest_dense, row_sq_norms, sq_dist, sq_dist_sparse};
+pub use crate::kernel::Centers;
+use crate::kernel::{nearest_csr, nearest_dense, sq_dist, sq_dist_sparse};
 use crate::par::map_blocks;
 
 /// Rows handled by one call of the distance kernel: small enough for the
 /// tile, its labels and distances to stay in L1/L2 cache.
 const TILE: usize = 256;
-
-/// `k` centres of `d` features, row-major, with their squared norms (used by
-/// the sparse kernel).
-#[derive(Debug, Clone)]
-pub struct Centers<F> {
-    pub(crate) data: Vec<F>,
-    pub(crate) sq_norms: Vec<F>,
-    pub(crate) k: usize,
-    pub(crate) d: usize,
-}
-
-impl<F: Float> Centers<F> {
-    /// Wraps a row-major `k × d` buffer.
-    pub fn new(data: Vec<F>, k: usize, d: usize) -> Self {
-        debug_assert_eq!(data.len(), k * d);
-        let sq_norms = row_sq_norms(&data, d);
-        Centers {
-            data,
-            sq_norms,
-            k,
-            d,
-        }
-    }
-
-    /// Centre `j`.
-    pub fn row(&self, j: usize) -> &[F] {
-        &self.data[j * self.d..(j + 1) * self.d]
-    }
-}
 
 /// What one Lloyd pass yields: sums of the weighted rows of each cluster
 /// (`k × d`, f64), the weight of each cluster, the inertia of the current
@@ -105,17 +77,18 @@ pub(crate) fn not_finite<F: Float>() -> KMeansError {
 }
 
 /// Nearest centre of each row of one block, written to `labels` and `dists`
-/// (squared distances), with the rows handed to `visit(row, label, sq_dist,
-/// dense_row)` in order; `dense_row` is `None` for sparse input.
+/// (squared distances), tile by tile; after each tile `visit(first_row,
+/// labels, dists, dense_rows)` sees it (`dense_rows` is `None` for sparse
+/// input).
 fn scan_block<F: Float>(
     x: &Data<'_, F>,
     centers: &Centers<F>,
     rows: std::ops::Range<usize>,
     labels: &mut [i32],
     dists: &mut [F],
-    mut visit: impl FnMut(usize, usize, F, Option<&[F]>),
+    exact: bool,
+    mut visit: impl FnMut(usize, &[i32], &[F], Option<&[F]>),
 ) {
-    let d = centers.d;
     let mut buf = Vec::new();
     let mut t = rows.start;
     while t < rows.end {
@@ -125,25 +98,107 @@ fn scan_block<F: Float>(
         match x {
             Data::Dense(v) => {
                 let tile = dense_tile(v, t, te, &mut buf);
-                nearest_dense(tile, d, &centers.data, lab, dis);
-                for (r, row) in tile.chunks_exact(d).enumerate() {
-                    visit(t + r, lab[r] as usize, dis[r], Some(row));
-                }
+                nearest_dense(tile, centers, lab, dis, exact);
+                visit(t, lab, dis, Some(tile));
             }
             Data::Csr(c) => {
                 nearest_csr(c, t, &centers.data, &centers.sq_norms, lab, dis);
-                for r in 0..te - t {
-                    visit(t + r, lab[r] as usize, dis[r], None);
-                }
+                visit(t, lab, dis, None);
             }
         }
         t = te;
     }
 }
 
+/// `Σ w_i · dist_i` over a tile in f64, with four accumulators (a fixed
+/// order) so the additions do not wait on one another.
+#[inline]
+fn weighted_sum<F: Float>(dists: &[F], w: Option<&[F]>) -> f64 {
+    let mut acc = [0f64; 4];
+    match w {
+        None => {
+            let c = dists.chunks_exact(4);
+            let r = c.remainder();
+            for q in c {
+                for l in 0..4 {
+                    acc[l] += q[l].as_f64();
+                }
+            }
+            for (l, v) in r.iter().enumerate() {
+                acc[l] += v.as_f64();
+            }
+        }
+        Some(w) => {
+            for (i, (v, wi)) in dists.iter().zip(w).enumerate() {
+                acc[i % 4] += wi.as_f64() * v.as_f64();
+            }
+        }
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
+}
+
+/// Adds each (weighted) dense row of the tile to its cluster's sums.
+#[inline(always)]
+fn accumulate_fixed<F: Float, const D: usize>(
+    tile: &[F],
+    labels: &[i32],
+    w: Option<&[F]>,
+    sums: &mut [f64],
+    weights: &mut [f64],
+) {
+    let rows: &[[F; D]] = tile.as_chunks::<D>().0;
+    for (i, (row, &j)) in rows.iter().zip(labels).enumerate() {
+        let j = j as usize;
+        let s: &mut [f64; D] = (&mut sums[j * D..(j + 1) * D]).try_into().expect("D sums");
+        match w {
+            None => {
+                weights[j] += 1.0;
+                for f in 0..D {
+                    s[f] += row[f].as_f64();
+                }
+            }
+            Some(w) => {
+                let wi = w[i].as_f64();
+                weights[j] += wi;
+                for f in 0..D {
+                    s[f] += wi * row[f].as_f64();
+                }
+            }
+        }
+    }
+}
+
+fn accumulate_dense<F: Float>(
+    tile: &[F],
+    d: usize,
+    labels: &[i32],
+    w: Option<&[F]>,
+    sums: &mut [f64],
+    weights: &mut [f64],
+) {
+    match d {
+        1 => accumulate_fixed::<F, 1>(tile, labels, w, sums, weights),
+        2 => accumulate_fixed::<F, 2>(tile, labels, w, sums, weights),
+        3 => accumulate_fixed::<F, 3>(tile, labels, w, sums, weights),
+        4 => accumulate_fixed::<F, 4>(tile, labels, w, sums, weights),
+        _ => {
+            for (i, (row, &j)) in tile.chunks_exact(d).zip(labels).enumerate() {
+                let j = j as usize;
+                let wi = w.map_or(1.0, |w| w[i].as_f64());
+                weights[j] += wi;
+                for (a, v) in sums[j * d..(j + 1) * d].iter_mut().zip(row) {
+                    *a += wi * v.as_f64();
+                }
+            }
+        }
+    }
+}
+
 /// One fused assignment pass. Writes the nearest centre of every row into
 /// `labels` (counting changes against the labels already there) and, when
-/// `with_sums`, accumulates the weighted sums and weights per cluster.
+/// `with_sums`, accumulates the weighted sums and weights per cluster. The
+/// inertia is exact without `with_sums`; with it (inside Lloyd iterations,
+/// where it is only reported) it is within rounding of the expansion.
 /// Returns [`KMeansError::NotFinite`] if any row's distance is NaN or
 /// infinite (NaN/inf in the data, or squares that overflow).
 pub fn assign_pass<F: Float>(
@@ -172,30 +227,31 @@ pub fn assign_pass<F: Float>(
                 rows,
                 &mut new_lab,
                 &mut dists,
-                |i, j, dist, row| {
-                    if !dist.is_finite() {
-                        p.bad = true;
+                !with_sums,
+                |t, tl: &[i32], td: &[F], tile| {
+                    p.bad |= !td.iter().all(|v| v.is_finite());
+                    let tw = weights.map(|w| &w[t..t + tl.len()]);
+                    p.inertia += weighted_sum(td, tw);
+                    if !with_sums {
+                        return;
                     }
-                    let w = weight_of(weights, i);
-                    p.inertia += w * dist.as_f64();
-                    if with_sums {
-                        p.weights[j] += w;
-                        let s = &mut p.sums[j * d..(j + 1) * d];
-                        match (row, x) {
-                            (Some(row), _) => {
-                                for (a, v) in s.iter_mut().zip(row) {
-                                    *a += w * v.as_f64();
-                                }
-                            }
-                            (None, Data::Csr(c)) => {
-                                let (vals, idx) = c.row(i);
+                    match (tile, x) {
+                        (Some(tile), _) => {
+                            accumulate_dense(tile, d, tl, tw, &mut p.sums, &mut p.weights)
+                        }
+                        (None, Data::Csr(c)) => {
+                            for (r, &j) in tl.iter().enumerate() {
+                                let j = j as usize;
+                                let wi = weight_of(weights, t + r);
+                                p.weights[j] += wi;
+                                let (vals, idx) = c.row(t + r);
                                 for (v, &col) in vals.iter().zip(idx) {
-                                    s[col as usize] += w * v.as_f64();
+                                    p.sums[j * d + col as usize] += wi * v.as_f64();
                                 }
                             }
-                            (None, Data::Dense(_)) => {
-                                unreachable!("dense rows always come with their values")
-                            }
+                        }
+                        (None, Data::Dense(_)) => {
+                            unreachable!("dense tiles always come with their rows")
                         }
                     }
                 },
@@ -229,8 +285,8 @@ pub fn nearest_with_dist<F: Float>(
         (dists, 1),
         |_, rows, lab, dis| {
             let mut bad = false;
-            scan_block(x, centers, rows, lab, dis, |_, _, dist, _| {
-                bad |= !dist.is_finite();
+            scan_block(x, centers, rows, lab, dis, true, |_, _, td, _| {
+                bad |= !td.iter().all(|v| v.is_finite());
             });
             for v in dis.iter_mut() {
                 *v = v.sqrt();

@@ -18,6 +18,8 @@ pub trait Float: NdFloat + Send + Sync + sealed::Sealed {
     fn as_f64(self) -> f64;
     /// Round from `f64` to the nearest `Self`.
     fn from_f64(v: f64) -> Self;
+    /// A small non-negative integral value (a centre index) as `usize`.
+    fn index(self) -> usize;
 }
 
 impl Float for f32 {
@@ -29,6 +31,10 @@ impl Float for f32 {
     fn from_f64(v: f64) -> Self {
         v as f32
     }
+    #[inline(always)]
+    fn index(self) -> usize {
+        self as usize
+    }
 }
 
 impl Float for f64 {
@@ -39,5 +45,9 @@ impl Float for f64 {
     #[inline(always)]
     fn from_f64(v: f64) -> Self {
         v
+    }
+    #[inline(always)]
+    fn index(self) -> usize {
+        self as usize
     }
 }

@@ -1,13 +1,100 @@
-//! The fused inner kernels: for a tile of rows, the distance to every centre
-//! and the nearest one, without materialising the tile × k distance matrix.
+//! The fused inner kernels: for a tile of rows, the nearest centre of each
+//! row and the squared distance to it, without materialising the tile × k
+//! distance matrix.
 //!
-//! Dense distances are computed as `Σ (x - c)²` (never `‖x‖² - 2x·c + ‖c‖²`),
-//! which cannot cancel catastrophically on data far from the origin. Small
-//! dimensions get a kernel specialised at compile time. Ties go to the lowest
-//! centre index, as in scikit-learn.
+//! Centres are ranked by `g_j(x) = ‖c_j - μ‖² - 2(x - μ)·(c_j - μ)`, which
+//! equals `‖x - c_j‖² - ‖x - μ‖²`: one multiply-add per feature and centre.
+//! Centring on the centres' mean `μ` (rounded to an integer) keeps this
+//! expansion from cancelling on data far from the origin. Where the distance itself is reported (final
+//! inertia, `vq`, `score`), the winner's distance is recomputed exactly as
+//! `Σ (x - c)²`; inside Lloyd iterations `g + ‖x - μ‖²` suffices.
+//!
+//! Two kernels, both with rows in SIMD lanes (each lane keeps its own running
+//! minimum, so there is no horizontal reduction and no branch): one
+//! specialised at compile time for 1 to 8 features, one register-blocked over
+//! 8 centres at a time for more features. Centres are visited in index order
+//! with a strict comparison: ties go to the lowest index, as in scikit-learn.
+//! Both are compiled for AVX-512, AVX2+FMA and a portable baseline, chosen at
+//! run time.
 
 use crate::data::CsrView;
 use crate::float::Float;
+
+/// Rows handled together by the large-`d` kernel (its SIMD lanes).
+const BR: usize = 16;
+/// Centres per register block of the large-`d` kernel.
+const BC: usize = 8;
+/// Rows handled together by the small-`d` kernel: two or more vectors, so
+/// that the running minima form independent dependency chains.
+const LANES: usize = 32;
+
+/// `k` centres of `d` features, row-major, with what the kernels need
+/// precomputed once per pass: squared norms (sparse kernel); the mean `μ`;
+/// `-2(c - μ)` row-major (small `d`) and packed in blocks of [`BC`] centres
+/// feature by feature (large `d`); `‖c - μ‖²`, padded with `+inf` for the
+/// missing centres of the last block.
+#[derive(Debug, Clone)]
+pub struct Centers<F> {
+    pub(crate) data: Vec<F>,
+    pub(crate) sq_norms: Vec<F>,
+    pub(crate) k: usize,
+    pub(crate) d: usize,
+    mu: Vec<F>,
+    neg2: Vec<F>,
+    packed: Vec<F>,
+    norms_mu: Vec<F>,
+}
+
+impl<F: Float> Centers<F> {
+    /// Wraps a row-major `k × d` buffer.
+    pub fn new(data: Vec<F>, k: usize, d: usize) -> Self {
+        debug_assert_eq!(data.len(), k * d);
+        let sq_norms = row_sq_norms(&data, d);
+        let mut mu = vec![0f64; d];
+        for c in data.chunks_exact(d) {
+            for (m, v) in mu.iter_mut().zip(c) {
+                *m += v.as_f64();
+            }
+        }
+        // μ is rounded to an integer: on integer-valued data (pixels, counts)
+        // `x - μ`, `c - μ` and the products stay exact, so equidistant
+        // centres tie exactly and the lowest index wins, as with `Σ (x - c)²`.
+        let mu: Vec<F> = mu
+            .iter()
+            .map(|m| F::from_f64((m / k.max(1) as f64).round()))
+            .collect();
+        let centred: Vec<F> = data
+            .chunks_exact(d)
+            .flat_map(|c| c.iter().zip(&mu).map(|(v, m)| *v - *m))
+            .collect();
+        let mut norms_mu = row_sq_norms(&centred, d);
+        let neg2: Vec<F> = centred.iter().map(|v| -(*v + *v)).collect();
+        let blocks = k.div_ceil(BC);
+        let mut packed = vec![F::zero(); blocks * d * BC];
+        for j in 0..k {
+            let (b, cc) = (j / BC, j % BC);
+            for f in 0..d {
+                packed[b * d * BC + f * BC + cc] = neg2[j * d + f];
+            }
+        }
+        norms_mu.resize(blocks * BC, F::infinity());
+        Centers {
+            data,
+            sq_norms,
+            k,
+            d,
+            mu,
+            neg2,
+            packed,
+            norms_mu,
+        }
+    }
+
+    /// Centre `j`.
+    pub fn row(&self, j: usize) -> &[F] {
+        &self.data[j * self.d..(j + 1) * self.d]
+    }
+}
 
 /// Squared Euclidean distance with eight independent accumulators, so that
 /// the compiler can vectorise the loop; the combining order is fixed.
@@ -41,6 +128,9 @@ fn sq_dist_fixed<F: Float, const D: usize>(x: &[F; D], c: &[F; D]) -> F {
     s
 }
 
+/// The scalar reference: exact distances to every centre, one row at a time.
+/// Used for the few rows left over by the lane kernels and by the tests.
+#[inline(always)]
 fn nearest_fixed<F: Float, const D: usize>(
     tile: &[F],
     centers: &[F],
@@ -70,6 +160,8 @@ fn as_fixed<F, const D: usize>(s: &[F]) -> &[[F; D]] {
     chunks
 }
 
+/// Scalar reference for any `d` (tests).
+#[cfg(test)]
 fn nearest_generic<F: Float>(
     tile: &[F],
     d: usize,
@@ -96,27 +188,304 @@ fn nearest_generic<F: Float>(
     }
 }
 
-/// For each row of the row-major `tile` (`labels.len()` rows × `d`), the
-/// index of the nearest of the row-major `centers` and the squared distance
-/// to it. A row whose distances are all NaN or infinite gets distance
-/// `+inf` (callers treat a non-finite distance as invalid input).
-pub fn nearest_dense<F: Float>(
+#[inline(always)]
+fn madd<F: Float, const FMA: bool>(a: F, b: F, acc: F) -> F {
+    if FMA {
+        a.mul_add(b, acc)
+    } else {
+        acc + a * b
+    }
+}
+
+/// The distance reported for a row: exact `Σ (x - c)²` to the winner, or
+/// `g + ‖x - μ‖²` (clamped at 0); `+inf` when the row's ranking was not
+/// finite (NaN or infinity in the row, or overflowing squares).
+#[inline(always)]
+fn report<F: Float, const EXACT: bool>(g: F, x_norm_mu: F, exact: impl FnOnce() -> F) -> F {
+    if !g.is_finite() {
+        F::infinity()
+    } else if EXACT {
+        exact()
+    } else {
+        let v = g + x_norm_mu;
+        if v < F::zero() {
+            F::zero()
+        } else {
+            v
+        }
+    }
+}
+
+/// The small-`d` lane kernel for `D` features.
+#[inline(always)]
+fn nearest_lanes<F: Float, const D: usize, const FMA: bool, const EXACT: bool>(
     tile: &[F],
-    d: usize,
-    centers: &[F],
+    c: &Centers<F>,
     labels: &mut [i32],
     dists: &mut [F],
 ) {
-    match d {
-        1 => nearest_fixed::<F, 1>(tile, centers, labels, dists),
-        2 => nearest_fixed::<F, 2>(tile, centers, labels, dists),
-        3 => nearest_fixed::<F, 3>(tile, centers, labels, dists),
-        4 => nearest_fixed::<F, 4>(tile, centers, labels, dists),
-        5 => nearest_fixed::<F, 5>(tile, centers, labels, dists),
-        6 => nearest_fixed::<F, 6>(tile, centers, labels, dists),
-        7 => nearest_fixed::<F, 7>(tile, centers, labels, dists),
-        8 => nearest_fixed::<F, 8>(tile, centers, labels, dists),
-        _ => nearest_generic(tile, d, centers, labels, dists),
+    let m: &[[F; D]] = as_fixed(&c.neg2);
+    let cs: &[[F; D]] = as_fixed(&c.data);
+    let mu: &[F; D] = c.mu.as_slice().try_into().expect("D features");
+    let xs: &[[F; D]] = as_fixed(tile);
+    let full = xs.len() / LANES * LANES;
+    for ((xb, lb), db) in xs[..full]
+        .chunks_exact(LANES)
+        .zip(labels.chunks_exact_mut(LANES))
+        .zip(dists.chunks_exact_mut(LANES))
+    {
+        let mut x = [[F::zero(); LANES]; D];
+        let mut xn = [F::zero(); LANES];
+        for l in 0..LANES {
+            for f in 0..D {
+                x[f][l] = xb[l][f] - mu[f];
+                xn[l] += x[f][l] * x[f][l];
+            }
+        }
+        let mut best = [F::infinity(); LANES];
+        // The index is kept as a float of the lane width so that the select
+        // vectorises with the comparison mask (exact for k < 2^24).
+        let mut idx = [F::zero(); LANES];
+        let mut jf = F::zero();
+        for (mj, nj) in m.iter().zip(&c.norms_mu) {
+            let mut g = [*nj; LANES];
+            for f in 0..D {
+                for l in 0..LANES {
+                    g[l] = madd::<F, FMA>(x[f][l], mj[f], g[l]);
+                }
+            }
+            for l in 0..LANES {
+                let lt = g[l] < best[l];
+                best[l] = if lt { g[l] } else { best[l] };
+                idx[l] = if lt { jf } else { idx[l] };
+            }
+            jf += F::one();
+        }
+        for l in 0..LANES {
+            let j = idx[l].index();
+            lb[l] = j as i32;
+            db[l] = report::<F, EXACT>(best[l], xn[l], || sq_dist_fixed(&xb[l], &cs[j]));
+        }
+    }
+    let rows = labels.len();
+    nearest_fixed::<F, D>(
+        &tile[full * D..],
+        &c.data,
+        &mut labels[full..rows],
+        &mut dists[full..rows],
+    );
+}
+
+/// `acc[l] += x[l] · c` for every lane.
+#[inline(always)]
+fn fma_lanes<F: Float, const FMA: bool>(acc: &mut [F; BR], x: &[F; BR], c: F) {
+    for l in 0..BR {
+        acc[l] = madd::<F, FMA>(x[l], c, acc[l]);
+    }
+}
+
+/// The large-`d` kernel: a block of [`BR`] rows (transposed, centred) against
+/// [`BC`] centres at a time, `BR × BC` running dot products in registers —
+/// the micro-kernel of a matrix product, fused with the argmin.
+#[inline(always)]
+fn nearest_blocked<F: Float, const FMA: bool, const EXACT: bool>(
+    tile: &[F],
+    c: &Centers<F>,
+    labels: &mut [i32],
+    dists: &mut [F],
+) {
+    let d = c.d;
+    let n = labels.len();
+    let blocks = c.packed.len() / (d * BC);
+    // One group of rows, transposed and centred: feature f of lane l at f·BR + l.
+    let mut xg = vec![F::zero(); d * BR];
+    for g in 0..n.div_ceil(BR) {
+        let rows = (g * BR)..((g + 1) * BR).min(n);
+        if rows.len() < BR {
+            xg.fill(F::zero());
+        }
+        for (l, r) in rows.clone().enumerate() {
+            for (f, v) in tile[r * d..(r + 1) * d].iter().enumerate() {
+                xg[f * BR + l] = *v - c.mu[f];
+            }
+        }
+        let xs: &[[F; BR]] = as_fixed(&xg);
+        let mut xn = [F::zero(); BR];
+        if !EXACT {
+            for xv in xs {
+                for l in 0..BR {
+                    xn[l] += xv[l] * xv[l];
+                }
+            }
+        }
+        let mut best = [F::infinity(); BR];
+        let mut idx = [F::zero(); BR];
+        for b in 0..blocks {
+            let pb = &c.packed[b * d * BC..(b + 1) * d * BC];
+            let mut acc = [[F::zero(); BR]; BC];
+            for (cc, a) in acc.iter_mut().enumerate() {
+                *a = [c.norms_mu[b * BC + cc]; BR];
+            }
+            let cs: &[[F; BC]] = as_fixed(pb);
+            for (xv, cv) in xs.iter().zip(cs) {
+                for (a, &cb) in acc.iter_mut().zip(cv) {
+                    fma_lanes::<F, FMA>(a, xv, cb);
+                }
+            }
+            let mut jf = F::from_f64((b * BC) as f64);
+            for a in &acc {
+                for l in 0..BR {
+                    let lt = a[l] < best[l];
+                    best[l] = if lt { a[l] } else { best[l] };
+                    idx[l] = if lt { jf } else { idx[l] };
+                }
+                jf += F::one();
+            }
+        }
+        for (l, r) in rows.enumerate() {
+            let j = idx[l].index();
+            labels[r] = j as i32;
+            dists[r] = report::<F, EXACT>(best[l], xn[l], || {
+                sq_dist(&tile[r * d..(r + 1) * d], c.row(j))
+            });
+        }
+    }
+}
+
+/// Which instruction set the kernels use: detected at run time, capped by
+/// the `FERROKMEANS_SIMD` environment variable (`portable`, `avx2`,
+/// `avx512`) so that the portable path can be forced and tested.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SimdLevel {
+    Portable,
+    Avx2,
+    Avx512,
+}
+
+impl SimdLevel {
+    /// The name used by `FERROKMEANS_SIMD` and `show_versions`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SimdLevel::Portable => "portable",
+            SimdLevel::Avx2 => "avx2",
+            SimdLevel::Avx512 => "avx512",
+        }
+    }
+}
+
+/// The SIMD level in use (detected once per process).
+pub fn simd_level() -> SimdLevel {
+    static LEVEL: std::sync::OnceLock<SimdLevel> = std::sync::OnceLock::new();
+    *LEVEL.get_or_init(|| {
+        #[allow(unused_mut)]
+        let mut detected = SimdLevel::Portable;
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                detected = SimdLevel::Avx2;
+            }
+            if is_x86_feature_detected!("avx512f")
+                && is_x86_feature_detected!("avx512vl")
+                && is_x86_feature_detected!("avx512dq")
+            {
+                detected = SimdLevel::Avx512;
+            }
+        }
+        let cap = match std::env::var("FERROKMEANS_SIMD").as_deref() {
+            Ok("portable") => SimdLevel::Portable,
+            Ok("avx2") => SimdLevel::Avx2,
+            _ => SimdLevel::Avx512,
+        };
+        detected.min(cap)
+    })
+}
+
+/// Defines `$name<F, …, EXACT>` running `$kernel` compiled for the best
+/// instruction set available, with fused multiply-adds only where the CPU
+/// has them.
+macro_rules! dispatch {
+    ($name:ident [$($cg:ident),*] => $kernel:ident) => {
+        fn $name<F: Float, $(const $cg: usize,)* const EXACT: bool>(
+            tile: &[F],
+            c: &Centers<F>,
+            labels: &mut [i32],
+            dists: &mut [F],
+        ) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+                fn avx512<F: Float, $(const $cg: usize,)* const EXACT: bool>(
+                    tile: &[F],
+                    c: &Centers<F>,
+                    labels: &mut [i32],
+                    dists: &mut [F],
+                ) {
+                    $kernel::<F, $($cg,)* true, EXACT>(tile, c, labels, dists)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                fn avx2<F: Float, $(const $cg: usize,)* const EXACT: bool>(
+                    tile: &[F],
+                    c: &Centers<F>,
+                    labels: &mut [i32],
+                    dists: &mut [F],
+                ) {
+                    $kernel::<F, $($cg,)* true, EXACT>(tile, c, labels, dists)
+                }
+                match simd_level() {
+                    // SAFETY: simd_level() only reports features this CPU has.
+                    SimdLevel::Avx512 => {
+                        return unsafe { avx512::<F, $($cg,)* EXACT>(tile, c, labels, dists) }
+                    }
+                    // SAFETY: as above.
+                    SimdLevel::Avx2 => {
+                        return unsafe { avx2::<F, $($cg,)* EXACT>(tile, c, labels, dists) }
+                    }
+                    SimdLevel::Portable => {}
+                }
+            }
+            $kernel::<F, $($cg,)* false, EXACT>(tile, c, labels, dists)
+        }
+    };
+}
+
+dispatch!(nearest_small [D] => nearest_lanes);
+dispatch!(nearest_large [] => nearest_blocked);
+
+fn nearest_any<F: Float, const EXACT: bool>(
+    tile: &[F],
+    c: &Centers<F>,
+    labels: &mut [i32],
+    dists: &mut [F],
+) {
+    match c.d {
+        1 => nearest_small::<F, 1, EXACT>(tile, c, labels, dists),
+        2 => nearest_small::<F, 2, EXACT>(tile, c, labels, dists),
+        3 => nearest_small::<F, 3, EXACT>(tile, c, labels, dists),
+        4 => nearest_small::<F, 4, EXACT>(tile, c, labels, dists),
+        5 => nearest_small::<F, 5, EXACT>(tile, c, labels, dists),
+        6 => nearest_small::<F, 6, EXACT>(tile, c, labels, dists),
+        7 => nearest_small::<F, 7, EXACT>(tile, c, labels, dists),
+        8 => nearest_small::<F, 8, EXACT>(tile, c, labels, dists),
+        _ => nearest_large::<F, EXACT>(tile, c, labels, dists),
+    }
+}
+
+/// For each row of the row-major `tile` (`labels.len()` rows × `d`), the
+/// index of the nearest centre and the squared distance to it — exact
+/// (`Σ (x - c)²`) when `exact`, else within rounding of the expansion.
+/// A row whose ranking is NaN or infinite gets distance `+inf` (callers
+/// treat a non-finite distance as invalid input).
+pub fn nearest_dense<F: Float>(
+    tile: &[F],
+    c: &Centers<F>,
+    labels: &mut [i32],
+    dists: &mut [F],
+    exact: bool,
+) {
+    if exact {
+        nearest_any::<F, true>(tile, c, labels, dists)
+    } else {
+        nearest_any::<F, false>(tile, c, labels, dists)
     }
 }
 
@@ -178,40 +547,55 @@ pub fn nearest_csr<F: Float>(
 mod tests {
     use super::*;
 
+    fn data(n: usize, d: usize, seed: usize, scale: f64, offset: f64) -> Vec<f64> {
+        (0..n * d)
+            .map(|i| offset + (((i + seed) * 7919) % 1013) as f64 / 1013.0 * scale)
+            .collect()
+    }
+
     #[test]
-    fn fixed_and_generic_kernels_agree() {
-        for d in 1..12 {
-            let n = 37;
-            let k = 5;
-            let tile: Vec<f64> = (0..n * d)
-                .map(|i| ((i * 7919) % 101) as f64 / 10.0)
-                .collect();
-            let centers: Vec<f64> = (0..k * d)
-                .map(|i| ((i * 104729) % 97) as f64 / 9.0)
-                .collect();
-            let (mut l1, mut d1) = (vec![0; n], vec![0.0; n]);
-            let (mut l2, mut d2) = (vec![0; n], vec![0.0; n]);
-            nearest_dense(&tile, d, &centers, &mut l1, &mut d1);
-            nearest_generic(&tile, d, &centers, &mut l2, &mut d2);
-            assert_eq!(l1, l2);
-            for i in 0..n {
-                let brute = (0..k)
-                    .map(|j| sq_dist(&tile[i * d..(i + 1) * d], &centers[j * d..(j + 1) * d]))
-                    .fold(f64::INFINITY, f64::min);
-                assert!((d1[i] - brute).abs() <= 1e-9 * brute.max(1.0));
-                assert!((d2[i] - brute).abs() <= 1e-9 * brute.max(1.0));
+    fn every_kernel_finds_the_exact_nearest_centre() {
+        for d in [1, 2, 3, 5, 8, 9, 16, 33, 64] {
+            for k in [1, 5, 8, 17] {
+                for offset in [0.0, 1e4] {
+                    let n = 77;
+                    let tile = data(n, d, 1, 10.0, offset);
+                    let centers = data(k, d, 5, 10.0, offset);
+                    let c = Centers::new(centers.clone(), k, d);
+                    let (mut lr, mut dr) = (vec![0; n], vec![0.0; n]);
+                    nearest_generic(&tile, d, &centers, &mut lr, &mut dr);
+                    for exact in [true, false] {
+                        let (mut l, mut dd) = (vec![0; n], vec![0.0; n]);
+                        nearest_dense(&tile, &c, &mut l, &mut dd, exact);
+                        for i in 0..n {
+                            let got = sq_dist(&tile[i * d..(i + 1) * d], c.row(l[i] as usize));
+                            // The chosen centre is the nearest up to rounding.
+                            assert!(got <= dr[i] + 1e-9 * (1.0 + offset * offset), "d={d} k={k}");
+                            if exact {
+                                assert!((dd[i] - got).abs() <= 1e-12 * got);
+                            } else {
+                                assert!((dd[i] - got).abs() <= 1e-6 * (1.0 + got));
+                            }
+                        }
+                    }
+                }
             }
         }
     }
 
     #[test]
     fn ties_go_to_lowest_index_and_nan_is_infinite() {
-        let centers = [1.0f64, 1.0, 1.0];
-        let tile = [0.0f64, f64::NAN];
-        let (mut l, mut d) = (vec![9; 2], vec![0.0; 2]);
-        nearest_dense(&tile, 1, &centers, &mut l, &mut d);
-        assert_eq!(l, vec![0, 0]);
-        assert_eq!(d[0], 1.0);
-        assert!(d[1].is_infinite());
+        for d in [1, 12] {
+            let k = 3;
+            let centers = vec![1.0f64; k * d];
+            let mut tile = vec![0.0f64; 40 * d];
+            tile[d] = f64::NAN;
+            let c = Centers::new(centers, k, d);
+            let (mut l, mut dd) = (vec![9; 40], vec![0.0; 40]);
+            nearest_dense(&tile, &c, &mut l, &mut dd, true);
+            assert!(l.iter().all(|&j| j == 0));
+            assert_eq!(dd[0], d as f64);
+            assert!(dd[1].is_infinite());
+        }
     }
 }

@@ -60,9 +60,10 @@ pub(crate) fn new_centers<F: Float>(old: &Centers<F>, p: &Partial) -> (Centers<F
     let mut shift = 0.0;
     for j in 0..old.k {
         if p.weights[j] > 0.0 {
-            let inv = 1.0 / p.weights[j];
+            // Divide rather than multiply by 1/w: 1/w overflows for a
+            // subnormal total weight.
             for f in 0..d {
-                data[j * d + f] = F::from_f64(p.sums[j * d + f] * inv);
+                data[j * d + f] = F::from_f64(p.sums[j * d + f] / p.weights[j]);
             }
         }
         let s = crate::kernel::sq_dist(&data[j * d..(j + 1) * d], old.row(j)).as_f64();

@@ -1,0 +1,47 @@
+//! Times Lloyd iterations on synthetic data: `cargo run --release --example
+//! lloyd_speed -- N D K THREADS [f32|f64]`. For profiling the kernels; the
+//! comparisons against other libraries live in `benchmarks/`.
+
+use std::time::Instant;
+
+use ferrokmeans_core::{fit, Data, Init, KMeansParams};
+use ndarray::Array2;
+
+fn run<F: ferrokmeans_core::Float>(n: usize, d: usize, k: usize, threads: usize) {
+    let mut state = 12345u64;
+    let x = Array2::from_shape_fn((n, d), |_| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        F::from_f64((state >> 11) as f64 / (1u64 << 53) as f64)
+    });
+    let init = x.slice(ndarray::s![..k, ..]).to_owned();
+    let params = KMeansParams::new(k)
+        .init(Init::Centers(init))
+        .max_iter(10)
+        .tol(0.0)
+        .n_threads(threads);
+    // The machine is shared: report the fastest of several repeats.
+    let mut best = f64::INFINITY;
+    for _ in 0..7 {
+        let t = Instant::now();
+        let r = fit(Data::Dense(x.view()), None, &params, &mut ()).unwrap();
+        best = best.min(t.elapsed().as_secs_f64() / (r.n_iter + 1) as f64);
+    }
+    println!(
+        "n={n} d={d} k={k} threads={threads} {}: {:.3} ms/iteration (best of 7)",
+        std::any::type_name::<F>(),
+        best * 1e3
+    );
+}
+
+fn main() {
+    let a: Vec<String> = std::env::args().collect();
+    let get = |i: usize, def: usize| a.get(i).and_then(|s| s.parse().ok()).unwrap_or(def);
+    let (n, d, k, t) = (get(1, 1_000_000), get(2, 2), get(3, 16), get(4, 1));
+    if a.get(5).map(|s| s.as_str()) == Some("f64") {
+        run::<f64>(n, d, k, t)
+    } else {
+        run::<f32>(n, d, k, t)
+    }
+}
