@@ -32,11 +32,12 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
-import ferrokmeans
 import numpy as np
 import sklearn
-from ferrokmeans._demo import PILLOW_MISSING, load_pixels, pillow_available, time_fits
 from sklearn.cluster import KMeans as SklearnKMeans
+
+import ferrokmeans
+from ferrokmeans._demo import PILLOW_MISSING, load_pixels, pillow_available, time_fits
 
 
 def _cpu_model() -> str:

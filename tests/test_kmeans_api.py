@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 from conftest import make_blobs
-from ferrokmeans import KMeans, kmeans_plusplus
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
+
+from ferrokmeans import KMeans, kmeans_plusplus
 
 
 def _same_bits(a: KMeans, b: KMeans) -> None:

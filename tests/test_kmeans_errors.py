@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from ferrokmeans import KMeans, _core, kmeans_plusplus
 from sklearn.exceptions import NotFittedError
+
+from ferrokmeans import KMeans, _core, kmeans_plusplus
 
 
 @pytest.fixture

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import warnings
 
-from ferrokmeans import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from ferrokmeans import KMeans
 
 EXPECTED_FAILED_CHECKS = {
     "check_sample_weight_equivalence_on_dense_data": (

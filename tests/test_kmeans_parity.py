@@ -14,8 +14,9 @@ import re
 import numpy as np
 import pytest
 from conftest import make_blobs
-from ferrokmeans import KMeans
 from sklearn.cluster import KMeans as SKKMeans
+
+from ferrokmeans import KMeans
 
 RTOL64 = 1e-10
 RTOL32 = 1e-5

@@ -13,11 +13,12 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from ferrokmeans import KMeans
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from sklearn.exceptions import ConvergenceWarning
+
+from ferrokmeans import KMeans
 
 # ----------------------------------------------------------- strategies
 

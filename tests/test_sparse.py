@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from ferrokmeans import KMeans
 from sklearn.cluster import KMeans as SKKMeans
+
+from ferrokmeans import KMeans
 
 RTOL = {np.float64: 1e-10, np.float32: 1e-5}
 CSR_TYPES = [sp.csr_matrix, sp.csr_array]

@@ -12,15 +12,16 @@ from __future__ import annotations
 import inspect
 import warnings
 
-import ferrokmeans
 import numpy as np
 import pytest
 import scipy.cluster.vq as svq
 from conftest import make_blobs
-from ferrokmeans import ClusterError, _core, kmeans, kmeans2, vq, whiten
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+
+import ferrokmeans
+from ferrokmeans import ClusterError, _core, kmeans, kmeans2, vq, whiten
 
 RTOL64 = 1e-10
 RTOL32 = 1e-5

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import scipy.cluster.vq as svq
 from conftest import make_blobs
+
 from ferrokmeans import kmeans, kmeans2, vq, whiten
 
 X = make_blobs(60, 2, 3, seed=0)
