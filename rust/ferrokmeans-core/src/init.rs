@@ -140,13 +140,14 @@ pub fn kmeans_plusplus<F: Float>(
     let first =
         pick_by_mass(w, n, &wsums, rng.next_f64() * total_w).ok_or(KMeansError::ZeroWeight)?;
     let mut chosen = vec![first];
-    let mut closest = vec![f64::INFINITY; n];
+    // Kept in the data's type: n values, half the memory for float32 data.
+    let mut closest = vec![F::infinity(); n];
     if !update_closest(pool, x, &gather_rows(x, &[first]), &mut closest) {
         return Err(not_finite::<F>());
     }
     for c in 1..k {
         monitor.event(&Event::InitProgress { chosen: c })?;
-        let mass = |i: usize| w(i) * closest[i];
+        let mass = |i: usize| w(i) * closest[i].as_f64();
         let msums = block_mass_sums(pool, n, &mass);
         let pot: f64 = msums.iter().sum();
         let mut cand_idx = Vec::with_capacity(trials);
@@ -172,7 +173,7 @@ pub fn kmeans_plusplus<F: Float>(
                 let mut p = vec![0f64; trials];
                 row_distances(x, rows, &cand, |i, ds| {
                     for (pj, dj) in p.iter_mut().zip(ds) {
-                        *pj += w(i) * closest[i].min(dj.as_f64());
+                        *pj += w(i) * closest[i].min(*dj).as_f64();
                     }
                 });
                 p
@@ -192,7 +193,7 @@ fn update_closest<F: Float>(
     pool: &ThreadPool,
     x: &Data<'_, F>,
     c: &Centers<F>,
-    closest: &mut [f64],
+    closest: &mut [F],
 ) -> bool {
     let mut ok = true;
     map_blocks(
@@ -204,7 +205,7 @@ fn update_closest<F: Float>(
             let start = rows.start;
             let mut ok = true;
             row_distances(x, rows, c, |i, ds| {
-                let dd = ds[0].as_f64();
+                let dd = ds[0];
                 ok &= dd.is_finite();
                 let o = &mut out[i - start];
                 *o = o.min(dd);

@@ -300,6 +300,9 @@ pub(crate) fn to_centers<F: Float>(
     if x.n_rows() == 0 {
         return Err(KMeansError::NoSamples);
     }
+    if x.n_features() == 0 {
+        return Err(KMeansError::NoFeatures);
+    }
     if centers.nrows() == 0 {
         return Err(KMeansError::NoClusters(0));
     }

@@ -449,6 +449,13 @@ fn _panic_for_test(py: Python<'_>) -> PyResult<()> {
     })
 }
 
+/// The instruction set the kernels use: "avx512", "avx2" or "portable"
+/// (capped by the FERROKMEANS_SIMD environment variable).
+#[pyfunction]
+fn simd_level() -> &'static str {
+    core::kernel::simd_level().name()
+}
+
 /// Number of threads that `n_threads=0` means (all cores).
 #[pyfunction]
 fn default_threads() -> usize {
@@ -466,6 +473,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(kmeans_plusplus, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_test, m)?)?;
     m.add_function(wrap_pyfunction!(default_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(simd_level, m)?)?;
     m.add("ClusterError", m.py().get_type::<ClusterError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
