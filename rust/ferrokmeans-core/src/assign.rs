@@ -14,7 +14,7 @@ use crate::par::map_blocks;
 
 /// Rows handled by one call of the distance kernel: small enough for the
 /// tile, its labels and distances to stay in L1/L2 cache.
-const TILE: usize = 256;
+pub(crate) const TILE: usize = 256;
 
 /// What one Lloyd pass yields: sums of the weighted rows of each cluster
 /// (`k × d`, f64), the weight of each cluster, the inertia of the current

@@ -4,11 +4,11 @@
 
 use rayon::ThreadPool;
 
-use crate::assign::{not_finite, Centers};
-use crate::data::{dense_tile, Data};
+use crate::assign::{not_finite, Centers, TILE};
+use crate::data::{dense_tile, CsrView, Data};
 use crate::error::{KMeansError, Result};
 use crate::float::Float;
-use crate::kernel::{sq_dist, sq_dist_sparse};
+use crate::kernel::{distances_to, sq_dist_sparse};
 use crate::monitor::{Event, Monitor};
 use crate::par::{block_rows, map_blocks};
 use crate::rng::Rng;
@@ -25,45 +25,6 @@ pub(crate) fn gather_rows<F: Float>(x: &Data<'_, F>, idx: &[usize]) -> Centers<F
         x.row_into(i, o);
     }
     Centers::new(data, idx.len(), d)
-}
-
-/// Calls `f(row, dists)` for each row in `rows`, with the squared distances
-/// of that row to each of the (few) centres in `cand`; `+inf` for a row that
-/// holds NaN or infinity.
-fn row_distances<F: Float>(
-    x: &Data<'_, F>,
-    rows: std::ops::Range<usize>,
-    cand: &Centers<F>,
-    mut f: impl FnMut(usize, &[F]),
-) {
-    let d = cand.d;
-    let mut dists = vec![F::zero(); cand.k];
-    match x {
-        Data::Dense(v) => {
-            let mut buf = Vec::new();
-            let tile = dense_tile(v, rows.start, rows.end, &mut buf);
-            for (i, row) in rows.zip(tile.chunks_exact(d)) {
-                for (j, o) in dists.iter_mut().enumerate() {
-                    *o = sq_dist(row, cand.row(j));
-                }
-                f(i, &dists);
-            }
-        }
-        Data::Csr(c) => {
-            for i in rows {
-                let (vals, idx) = c.row(i);
-                let x_sq = vals.iter().fold(F::zero(), |s, &v| s + v * v);
-                for (j, o) in dists.iter_mut().enumerate() {
-                    *o = if x_sq.is_finite() {
-                        sq_dist_sparse(vals, idx, x_sq, cand.row(j), cand.sq_norms[j])
-                    } else {
-                        F::infinity()
-                    };
-                }
-                f(i, &dists);
-            }
-        }
-    }
 }
 
 /// Index of the first row whose running sum of `mass` exceeds `target`
@@ -140,9 +101,10 @@ pub fn kmeans_plusplus<F: Float>(
     let first =
         pick_by_mass(w, n, &wsums, rng.next_f64() * total_w).ok_or(KMeansError::ZeroWeight)?;
     let mut chosen = vec![first];
-    // Kept in the data's type: n values, half the memory for float32 data.
+    // Per row: squared distance to the nearest chosen centre, in the data's
+    // type (half the memory for float32).
     let mut closest = vec![F::infinity(); n];
-    if !update_closest(pool, x, &gather_rows(x, &[first]), &mut closest) {
+    if !nearer(pool, x, &gather_rows(x, &[first]), &mut closest) {
         return Err(not_finite::<F>());
     }
     for c in 1..k {
@@ -171,9 +133,10 @@ pub fn kmeans_plusplus<F: Float>(
             (&mut [] as &mut [u8], 0),
             |_, rows, _, _| {
                 let mut p = vec![0f64; trials];
-                row_distances(x, rows, &cand, |i, ds| {
-                    for (pj, dj) in p.iter_mut().zip(ds) {
-                        *pj += w(i) * closest[i].min(*dj).as_f64();
+                block_distances(x, rows, &cand, |i, ds| {
+                    let (cl, wi) = (closest[i], w(i));
+                    for (pt, dt) in p.iter_mut().zip(ds) {
+                        *pt += wi * cl.min(*dt).as_f64();
                     }
                 });
                 p
@@ -181,34 +144,80 @@ pub fn kmeans_plusplus<F: Float>(
             |p| pots.iter_mut().zip(&p).for_each(|(a, b)| *a += *b),
         );
         let best = (0..trials).fold(0, |b, t| if pots[t] < pots[b] { t } else { b });
-        update_closest(pool, x, &gather_rows(x, &[cand_idx[best]]), &mut closest);
+        let winner = gather_rows(x, &[cand_idx[best]]);
+        nearer(pool, x, &winner, &mut closest);
         chosen.push(cand_idx[best]);
     }
     monitor.event(&Event::InitProgress { chosen: k })?;
     Ok((gather_rows(x, &chosen), chosen))
 }
 
-/// `closest[i] = min(closest[i], ‖x_i - c_0‖²)`; false if a distance is not finite.
-fn update_closest<F: Float>(
-    pool: &ThreadPool,
+/// `‖x_i - c_j‖²` for a sparse row; `+inf` if the row holds NaN or infinity.
+#[inline]
+fn csr_sq_dist<F: Float>(m: &CsrView<'_, F>, i: usize, c: &Centers<F>, j: usize) -> F {
+    let (vals, idx) = m.row(i);
+    let x_sq = vals.iter().fold(F::zero(), |s, &v| s + v * v);
+    if x_sq.is_finite() {
+        sq_dist_sparse(vals, idx, x_sq, c.row(j), c.sq_norms[j])
+    } else {
+        F::infinity()
+    }
+}
+
+/// Calls `f(row, dists)` for each row of `rows` with its squared distances
+/// to each of the (few) centres of `cand`: by the SIMD kernel for dense
+/// rows, exactly for sparse ones.
+fn block_distances<F: Float>(
     x: &Data<'_, F>,
-    c: &Centers<F>,
-    closest: &mut [F],
-) -> bool {
+    rows: std::ops::Range<usize>,
+    cand: &Centers<F>,
+    mut f: impl FnMut(usize, &[F]),
+) {
+    let k = cand.k;
+    match x {
+        Data::Dense(v) => {
+            let mut buf = Vec::new();
+            let mut out = vec![F::zero(); TILE * k];
+            let mut t = rows.start;
+            while t < rows.end {
+                let te = (t + TILE).min(rows.end);
+                let tile = dense_tile(v, t, te, &mut buf);
+                let out = &mut out[..(te - t) * k];
+                distances_to(tile, cand, out);
+                for (r, ds) in out.chunks_exact(k).enumerate() {
+                    f(t + r, ds);
+                }
+                t = te;
+            }
+        }
+        Data::Csr(m) => {
+            let mut ds = vec![F::zero(); k];
+            for i in rows {
+                for (j, o) in ds.iter_mut().enumerate() {
+                    *o = csr_sq_dist(m, i, cand, j);
+                }
+                f(i, &ds);
+            }
+        }
+    }
+}
+
+/// `closest[i] = min(closest[i], ‖x_i - c‖²)` for the one centre `c`;
+/// false if a distance is not finite.
+fn nearer<F: Float>(pool: &ThreadPool, x: &Data<'_, F>, c: &Centers<F>, closest: &mut [F]) -> bool {
     let mut ok = true;
     map_blocks(
         pool,
         x.n_rows(),
         (closest, 1),
         (&mut [] as &mut [u8], 0),
-        |_, rows, out, _| {
+        |_, rows, cl, _| {
             let start = rows.start;
             let mut ok = true;
-            row_distances(x, rows, c, |i, ds| {
-                let dd = ds[0];
-                ok &= dd.is_finite();
-                let o = &mut out[i - start];
-                *o = o.min(dd);
+            block_distances(x, rows, c, |i, ds| {
+                ok &= ds[0].is_finite();
+                let o = &mut cl[i - start];
+                *o = o.min(ds[0]);
             });
             ok
         },

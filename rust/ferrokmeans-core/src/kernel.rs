@@ -2,12 +2,15 @@
 //! row and the squared distance to it, without materialising the tile × k
 //! distance matrix.
 //!
-//! Centres are ranked by `g_j(x) = ‖c_j - μ‖² - 2(x - μ)·(c_j - μ)`, which
-//! equals `‖x - c_j‖² - ‖x - μ‖²`: one multiply-add per feature and centre.
-//! Centring on the centres' mean `μ` (rounded to an integer) keeps this
-//! expansion from cancelling on data far from the origin. Where the distance itself is reported (final
-//! inertia, `vq`, `score`), the winner's distance is recomputed exactly as
-//! `Σ (x - c)²`; inside Lloyd iterations `g + ‖x - μ‖²` suffices.
+//! Two modes. Inside Lloyd iterations, where only the labels and the sums
+//! matter, centres are ranked by `g_j(x) = ‖c_j - μ‖² - 2(x - μ)·(c_j - μ)`,
+//! which equals `‖x - c_j‖² - ‖x - μ‖²`: one multiply-add per feature and
+//! centre. Centring on the centres' mean `μ` (rounded to an integer) keeps
+//! this expansion from cancelling on data far from the origin. Where labels
+//! and distances are reported (the final assignment of a fit, `predict`,
+//! `score`, `vq`), the exact mode computes `Σ (x - c)²` feature by feature
+//! without fused operations — the same bits as scipy's `vq` — so the label
+//! is the true nearest centre, with exact ties to the lowest index.
 //!
 //! Two kernels, both with rows in SIMD lanes (each lane keeps its own running
 //! minimum, so there is no horizontal reduction and no branch): one
@@ -42,6 +45,7 @@ pub struct Centers<F> {
     mu: Vec<F>,
     neg2: Vec<F>,
     packed: Vec<F>,
+    packed_raw: Vec<F>,
     norms_mu: Vec<F>,
 }
 
@@ -71,10 +75,13 @@ impl<F: Float> Centers<F> {
         let neg2: Vec<F> = centred.iter().map(|v| -(*v + *v)).collect();
         let blocks = k.div_ceil(BC);
         let mut packed = vec![F::zero(); blocks * d * BC];
+        // Padding centres of the exact kernel sit at infinity: never nearest.
+        let mut packed_raw = vec![F::infinity(); blocks * d * BC];
         for j in 0..k {
             let (b, cc) = (j / BC, j % BC);
             for f in 0..d {
                 packed[b * d * BC + f * BC + cc] = neg2[j * d + f];
+                packed_raw[b * d * BC + f * BC + cc] = data[j * d + f];
             }
         }
         norms_mu.resize(blocks * BC, F::infinity());
@@ -86,6 +93,7 @@ impl<F: Float> Centers<F> {
             mu,
             neg2,
             packed,
+            packed_raw,
             norms_mu,
         }
     }
@@ -197,15 +205,16 @@ fn madd<F: Float, const FMA: bool>(a: F, b: F, acc: F) -> F {
     }
 }
 
-/// The distance reported for a row: exact `Σ (x - c)²` to the winner, or
-/// `g + ‖x - μ‖²` (clamped at 0); `+inf` when the row's ranking was not
-/// finite (NaN or infinity in the row, or overflowing squares).
+/// The distance reported for a row from its best ranking value `g`: in the
+/// exact kernels `g` is the distance itself; otherwise `g + ‖x - μ‖²`,
+/// clamped at 0. `+inf` when the ranking was not finite (NaN or infinity in
+/// the row, or overflowing squares).
 #[inline(always)]
-fn report<F: Float, const EXACT: bool>(g: F, x_norm_mu: F, exact: impl FnOnce() -> F) -> F {
+fn report<F: Float, const EXACT: bool>(g: F, x_norm_mu: F) -> F {
     if !g.is_finite() {
         F::infinity()
     } else if EXACT {
-        exact()
+        g
     } else {
         let v = g + x_norm_mu;
         if v < F::zero() {
@@ -234,11 +243,12 @@ fn nearest_lanes<F: Float, const D: usize, const FMA: bool, const EXACT: bool>(
         .zip(labels.chunks_exact_mut(LANES))
         .zip(dists.chunks_exact_mut(LANES))
     {
+        // Exact: the raw rows; ranking: the rows centred on μ.
         let mut x = [[F::zero(); LANES]; D];
         let mut xn = [F::zero(); LANES];
         for l in 0..LANES {
             for f in 0..D {
-                x[f][l] = xb[l][f] - mu[f];
+                x[f][l] = if EXACT { xb[l][f] } else { xb[l][f] - mu[f] };
                 xn[l] += x[f][l] * x[f][l];
             }
         }
@@ -247,11 +257,18 @@ fn nearest_lanes<F: Float, const D: usize, const FMA: bool, const EXACT: bool>(
         // vectorises with the comparison mask (exact for k < 2^24).
         let mut idx = [F::zero(); LANES];
         let mut jf = F::zero();
-        for (mj, nj) in m.iter().zip(&c.norms_mu) {
-            let mut g = [*nj; LANES];
+        for ((mj, nj), cj) in m.iter().zip(&c.norms_mu).zip(cs) {
+            let mut g = [if EXACT { F::zero() } else { *nj }; LANES];
             for f in 0..D {
                 for l in 0..LANES {
-                    g[l] = madd::<F, FMA>(x[f][l], mj[f], g[l]);
+                    g[l] = if EXACT {
+                        // Σ (x - c)² in feature order, unfused: the same bits
+                        // as the scalar reference (and scipy's vq).
+                        let t = x[f][l] - cj[f];
+                        g[l] + t * t
+                    } else {
+                        madd::<F, FMA>(x[f][l], mj[f], g[l])
+                    };
                 }
             }
             for l in 0..LANES {
@@ -264,7 +281,7 @@ fn nearest_lanes<F: Float, const D: usize, const FMA: bool, const EXACT: bool>(
         for l in 0..LANES {
             let j = idx[l].index();
             lb[l] = j as i32;
-            db[l] = report::<F, EXACT>(best[l], xn[l], || sq_dist_fixed(&xb[l], &cs[j]));
+            db[l] = report::<F, EXACT>(best[l], xn[l]);
         }
     }
     let rows = labels.len();
@@ -306,7 +323,7 @@ fn nearest_blocked<F: Float, const FMA: bool, const EXACT: bool>(
         }
         for (l, r) in rows.clone().enumerate() {
             for (f, v) in tile[r * d..(r + 1) * d].iter().enumerate() {
-                xg[f * BR + l] = *v - c.mu[f];
+                xg[f * BR + l] = if EXACT { *v } else { *v - c.mu[f] };
             }
         }
         let xs: &[[F; BR]] = as_fixed(&xg);
@@ -321,15 +338,27 @@ fn nearest_blocked<F: Float, const FMA: bool, const EXACT: bool>(
         let mut best = [F::infinity(); BR];
         let mut idx = [F::zero(); BR];
         for b in 0..blocks {
-            let pb = &c.packed[b * d * BC..(b + 1) * d * BC];
             let mut acc = [[F::zero(); BR]; BC];
-            for (cc, a) in acc.iter_mut().enumerate() {
-                *a = [c.norms_mu[b * BC + cc]; BR];
-            }
-            let cs: &[[F; BC]] = as_fixed(pb);
-            for (xv, cv) in xs.iter().zip(cs) {
-                for (a, &cb) in acc.iter_mut().zip(cv) {
-                    fma_lanes::<F, FMA>(a, xv, cb);
+            if EXACT {
+                // Σ (x - c)² in feature order, unfused, as the scalar reference.
+                let cs: &[[F; BC]] = as_fixed(&c.packed_raw[b * d * BC..(b + 1) * d * BC]);
+                for (xv, cv) in xs.iter().zip(cs) {
+                    for (a, &cb) in acc.iter_mut().zip(cv) {
+                        for l in 0..BR {
+                            let t = xv[l] - cb;
+                            a[l] = a[l] + t * t;
+                        }
+                    }
+                }
+            } else {
+                for (cc, a) in acc.iter_mut().enumerate() {
+                    *a = [c.norms_mu[b * BC + cc]; BR];
+                }
+                let cs: &[[F; BC]] = as_fixed(&c.packed[b * d * BC..(b + 1) * d * BC]);
+                for (xv, cv) in xs.iter().zip(cs) {
+                    for (a, &cb) in acc.iter_mut().zip(cv) {
+                        fma_lanes::<F, FMA>(a, xv, cb);
+                    }
                 }
             }
             let mut jf = F::from_f64((b * BC) as f64);
@@ -345,10 +374,78 @@ fn nearest_blocked<F: Float, const FMA: bool, const EXACT: bool>(
         for (l, r) in rows.enumerate() {
             let j = idx[l].index();
             labels[r] = j as i32;
-            dists[r] = report::<F, EXACT>(best[l], xn[l], || {
-                sq_dist(&tile[r * d..(r + 1) * d], c.row(j))
-            });
+            dists[r] = report::<F, EXACT>(best[l], xn[l]);
         }
+    }
+}
+
+/// Rows interleaved by [`distances_rows`], so that their sums form
+/// independent dependency chains.
+const RR: usize = 4;
+
+/// Squared distances (by the centred expansion, clamped at 0) from every
+/// row of the tile to every centre, written row-major to `out` (rows × k):
+/// the candidate evaluation of k-means++, where k is a handful. Here the
+/// centres sit in the SIMD lanes ([`BC`] at a time, packed feature by
+/// feature) and rows stream past, so no transposition is needed.
+#[inline(always)]
+fn distances_rows<F: Float, const FMA: bool>(tile: &[F], c: &Centers<F>, out: &mut [F]) {
+    let (d, k) = (c.d, c.k);
+    let n = tile.len() / d;
+    let blocks = c.packed.len() / (d * BC);
+    // The tile, centred, padded with zero rows to a multiple of RR.
+    let mut xc = vec![F::zero(); n.div_ceil(RR) * RR * d];
+    for (o, r) in xc.chunks_exact_mut(d).zip(tile.chunks_exact(d)) {
+        for ((o, v), m) in o.iter_mut().zip(r).zip(&c.mu) {
+            *o = *v - *m;
+        }
+    }
+    for (r0, xq) in xc.chunks_exact(RR * d).enumerate() {
+        let xr: [&[F]; RR] = std::array::from_fn(|rr| &xq[rr * d..(rr + 1) * d]);
+        let mut xn = [F::zero(); RR];
+        for (rr, x) in xr.iter().enumerate() {
+            for v in x.iter() {
+                xn[rr] = madd::<F, FMA>(*v, *v, xn[rr]);
+            }
+        }
+        for b in 0..blocks {
+            let pb: &[[F; BC]] = as_fixed(&c.packed[b * d * BC..(b + 1) * d * BC]);
+            let nb: &[F; BC] = c.norms_mu[b * BC..(b + 1) * BC]
+                .try_into()
+                .expect("BC norms");
+            let mut acc = [*nb; RR];
+            for (f, cv) in pb.iter().enumerate() {
+                for rr in 0..RR {
+                    fma_bc::<F, FMA>(&mut acc[rr], xr[rr][f], cv);
+                }
+            }
+            for rr in 0..RR {
+                let r = r0 * RR + rr;
+                if r >= n {
+                    break;
+                }
+                for cc in 0..BC.min(k - b * BC) {
+                    let v = acc[rr][cc] + xn[rr];
+                    out[r * k + b * BC + cc] = if v < F::zero() { F::zero() } else { v };
+                }
+            }
+        }
+    }
+}
+
+/// `acc[cc] += x · c[cc]` for every centre lane.
+#[inline(always)]
+fn fma_bc<F: Float, const FMA: bool>(acc: &mut [F; BC], x: F, c: &[F; BC]) {
+    for cc in 0..BC {
+        acc[cc] = madd::<F, FMA>(x, c[cc], acc[cc]);
+    }
+}
+
+/// `Σ (x - c)²` from every row of the tile to the one centre `c`.
+#[inline(always)]
+fn distances_one<F: Float>(tile: &[F], c: &[F], out: &mut [F]) {
+    for (o, r) in out.iter_mut().zip(tile.chunks_exact(c.len())) {
+        *o = sq_dist(r, c);
     }
 }
 
@@ -450,6 +547,39 @@ macro_rules! dispatch {
 
 dispatch!(nearest_small [D] => nearest_lanes);
 dispatch!(nearest_large [] => nearest_blocked);
+
+/// Squared distances from every row of the tile to every centre of `c`
+/// (row-major, rows × k): exact `Σ (x - c)²` for a single centre, else by
+/// [`distances_rows`]; compiled for the best instruction set available.
+pub fn distances_to<F: Float>(tile: &[F], c: &Centers<F>, out: &mut [F]) {
+    #[inline(always)]
+    fn run<F: Float, const FMA: bool>(tile: &[F], c: &Centers<F>, out: &mut [F]) {
+        if c.k == 1 {
+            distances_one(tile, &c.data, out)
+        } else {
+            distances_rows::<F, FMA>(tile, c, out)
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+        fn avx512<F: Float>(tile: &[F], c: &Centers<F>, out: &mut [F]) {
+            run::<F, true>(tile, c, out)
+        }
+        #[target_feature(enable = "avx2,fma")]
+        fn avx2<F: Float>(tile: &[F], c: &Centers<F>, out: &mut [F]) {
+            run::<F, true>(tile, c, out)
+        }
+        match simd_level() {
+            // SAFETY: simd_level() only reports features this CPU has.
+            SimdLevel::Avx512 => return unsafe { avx512(tile, c, out) },
+            // SAFETY: as above.
+            SimdLevel::Avx2 => return unsafe { avx2(tile, c, out) },
+            SimdLevel::Portable => {}
+        }
+    }
+    run::<F, false>(tile, c, out)
+}
 
 fn nearest_any<F: Float, const EXACT: bool>(
     tile: &[F],

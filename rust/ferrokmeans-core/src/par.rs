@@ -6,7 +6,6 @@
 //! whatever the number of threads. The same shape — a partial per chunk, then
 //! an ordered combine — is what a distributed (Dask) fit uses per chunk.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use rayon::prelude::*;
@@ -25,30 +24,39 @@ pub fn block_rows(n: usize) -> usize {
         .clamp(256, 8192)
 }
 
-/// Number of threads to use when the caller asks for `requested` (0: all cores).
+/// Number of threads to use when the caller asks for `requested` (0: all
+/// cores). Capped at 4 threads per core (at least 8): more only adds
+/// switching, and the results do not depend on the count anyway.
 pub fn resolve_threads(requested: usize) -> usize {
-    if requested > 0 {
-        requested
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if requested == 0 {
+        cores
     } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
+        requested.min((4 * cores).max(8))
     }
 }
 
-/// A pool of `threads` workers, cached per thread count and per process: a
-/// child created by `fork` has none of its parent's worker threads, so a
-/// pool inherited through a fork is never used (the key includes the pid).
+/// A pool of `threads` workers. The last few pools are cached, keyed by
+/// thread count and process: a child created by `fork` has none of its
+/// parent's worker threads, so a pool inherited through a fork is never
+/// used (the key includes the pid). At most [`MAX_POOLS`] stay alive, so a
+/// program that tries many thread counts does not accumulate threads.
 pub fn pool(threads: usize) -> Result<Arc<ThreadPool>> {
-    type Pools = HashMap<(u32, usize), Arc<ThreadPool>>;
+    type Pools = Vec<((u32, usize), Arc<ThreadPool>)>;
     static POOLS: OnceLock<Mutex<Pools>> = OnceLock::new();
     let threads = resolve_threads(threads);
     let key = (std::process::id(), threads);
     let mut pools = POOLS
-        .get_or_init(|| Mutex::new(HashMap::new()))
+        .get_or_init(|| Mutex::new(Vec::new()))
         .lock()
         .unwrap_or_else(|e| e.into_inner());
-    pools.retain(|(pid, _), _| *pid == key.0);
-    if let Some(p) = pools.get(&key) {
-        return Ok(p.clone());
+    pools.retain(|((pid, _), _)| *pid == key.0);
+    if let Some(pos) = pools.iter().position(|(k, _)| *k == key) {
+        // Most recently used last.
+        let entry = pools.remove(pos);
+        let p = entry.1.clone();
+        pools.push(entry);
+        return Ok(p);
     }
     let p = ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -59,9 +67,15 @@ pub fn pool(threads: usize) -> Result<Arc<ThreadPool>> {
             reason: e.to_string(),
         })?;
     let p = Arc::new(p);
-    pools.insert(key, p.clone());
+    if pools.len() >= MAX_POOLS {
+        pools.remove(0);
+    }
+    pools.push((key, p.clone()));
     Ok(p)
 }
+
+/// How many thread pools stay cached.
+const MAX_POOLS: usize = 4;
 
 /// Runs `f(block_index, row_range, a_chunk, b_chunk)` over the block grid of
 /// `n` rows in parallel, where `a_chunk`/`b_chunk` are the block's parts of
