@@ -11,6 +11,7 @@ Two drop-in APIs:
 
 from ferrokmeans._core import __version__
 from ferrokmeans._kmeans import KMeans, kmeans_plusplus
+from ferrokmeans._show_versions import show_versions
 from ferrokmeans._vq import ClusterError, kmeans, kmeans2, vq, whiten
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "kmeans",
     "kmeans2",
     "kmeans_plusplus",
+    "show_versions",
     "vq",
     "whiten",
 ]

@@ -60,7 +60,7 @@ class _VerbosePrinter:
 
 class KMeans(
     ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator
-):  # type: ignore[misc]
+):
     """K-Means clustering with a fast, exact, deterministic Rust core.
 
     A drop-in replacement for :class:`sklearn.cluster.KMeans`: same
@@ -120,12 +120,12 @@ class KMeans(
         Number of iterations of the best run.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Names of features seen during fit, when X has string column names.
 
     See Also
     --------
-    ferrokmeans.kmeans, ferrokmeans.kmeans2 : the scipy-style functions.
+    ferrokmeans.kmeans, ferrokmeans.kmeans2 : The scipy-style functions.
 
     Notes
     -----
@@ -230,7 +230,9 @@ class KMeans(
         return n_init
 
     def _check_centers(self, centers: Any, X: Any, what: str) -> np.ndarray[Any, Any]:
-        c = check_array(centers, dtype=X.dtype, copy=False, order="C")
+        c: np.ndarray[Any, Any] = check_array(
+            centers, dtype=X.dtype, copy=False, order="C"
+        )
         if c.shape[0] != self.n_clusters:
             raise ValueError(
                 f"The shape of the initial centers {c.shape} does not match "
@@ -273,6 +275,24 @@ class KMeans(
         -------
         self : object
             Fitted estimator.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from ferrokmeans import KMeans
+        >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [10.0, 0.0], [10.0, 1.0]])
+        >>> km = KMeans(n_clusters=2, random_state=0).fit(X)
+        >>> km.cluster_centers_[np.argsort(km.cluster_centers_[:, 0])]
+        array([[ 0. ,  0.5],
+               [10. ,  0.5]])
+
+        A weight counts a row that many times:
+
+        >>> km = KMeans(n_clusters=2, random_state=0)
+        >>> km = km.fit(X, sample_weight=[3, 1, 1, 1])
+        >>> km.cluster_centers_[np.argsort(km.cluster_centers_[:, 0])]
+        array([[ 0.  ,  0.25],
+               [10.  ,  0.5 ]])
         """
         self._check_params()
         X = self._validate_X(X, reset=True)
@@ -288,6 +308,8 @@ class KMeans(
         callback = _VerbosePrinter(X.dtype) if self.verbose else None
         data = as_core_input(X)
 
+        # (init, n_init, seed) of each call to the core.
+        runs: list[tuple[str | np.ndarray[Any, Any], int, int]]
         if isinstance(self.init, str):
             runs = [(self.init, self._n_init, _draw_seed(random_state))]
         elif callable(self.init):
@@ -345,8 +367,30 @@ class KMeans(
     def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> Any:
         """Compute cluster centres and predict the cluster of each sample.
 
-        Equivalent to ``fit(X).labels_``. Returns an int32 array of shape
-        (n_samples,).
+        Equivalent to ``fit(X, sample_weight=sample_weight).labels_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training instances, as in :meth:`fit`.
+        y : Ignored
+            Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each observation; None weighs all equally.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,), dtype int32
+            Index of the cluster each sample belongs to.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from ferrokmeans import KMeans
+        >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [10.0, 0.0], [10.0, 1.0]])
+        >>> labels = KMeans(n_clusters=2, random_state=0).fit_predict(X)
+        >>> bool(labels[0] == labels[1] != labels[2] == labels[3])
+        True
         """
         return self.fit(X, sample_weight=sample_weight).labels_
 
@@ -358,7 +402,30 @@ class KMeans(
         return X, centers
 
     def predict(self, X: Any) -> Any:
-        """Index (int32) of the nearest cluster centre of each sample of X."""
+        """Predict the closest cluster each sample in X belongs to.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            New data, with the features seen in :meth:`fit`. Computed in its
+            own dtype if float32 or float64 (the centres are converted).
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,), dtype int32
+            Index of the nearest of ``cluster_centers_`` (the lowest index
+            on a tie).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from ferrokmeans import KMeans
+        >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [10.0, 0.0], [10.0, 1.0]])
+        >>> km = KMeans(n_clusters=2, random_state=0).fit(X)
+        >>> new = km.predict([[1.0, 0.5], [9.0, 0.5]])
+        >>> new.tolist() == [km.labels_[0], km.labels_[2]]
+        True
+        """
         X, centers = self._fitted_input(X)
         labels, _ = _core.predict(
             as_core_input(X), centers, None, resolve_n_threads(self.n_threads)
@@ -366,19 +433,96 @@ class KMeans(
         return labels
 
     def transform(self, X: Any) -> Any:
-        """Euclidean distance of each sample to each centre,
-        shape (n_samples, n_clusters), in the dtype of X."""
+        """Transform X to a cluster-distance space.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            New data, with the features seen in :meth:`fit`.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_clusters)
+            Euclidean (not squared) distance of each sample to each centre, in
+            the dtype of X (float32 stays float32). With
+            ``set_output(transform="pandas")`` a DataFrame with the columns
+            ``kmeans0``, ``kmeans1``, ...
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from ferrokmeans import KMeans
+        >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [10.0, 0.0], [10.0, 1.0]])
+        >>> km = KMeans(n_clusters=2, random_state=0).fit(X)
+        >>> np.sort(km.transform([[0.0, 0.5], [5.0, 0.5]]), axis=1)
+        array([[ 0., 10.],
+               [ 5.,  5.]])
+        """
         X, centers = self._fitted_input(X)
         return _core.transform(
             as_core_input(X), centers, resolve_n_threads(self.n_threads)
         )
 
     def fit_transform(self, X: Any, y: Any = None, sample_weight: Any = None) -> Any:
-        """Equivalent to ``fit(X, sample_weight=sample_weight).transform(X)``."""
+        """Compute clustering and transform X to cluster-distance space.
+
+        Equivalent to ``fit(X, sample_weight=sample_weight).transform(X)``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training instances, as in :meth:`fit`.
+        y : Ignored
+            Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each observation; None weighs all equally.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_clusters)
+            Distance of each sample to each centre, as :meth:`transform`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from ferrokmeans import KMeans
+        >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [10.0, 0.0], [10.0, 1.0]])
+        >>> distances = KMeans(n_clusters=2, random_state=0).fit_transform(X)
+        >>> distances.min(axis=1)
+        array([0.5, 0.5, 0.5, 0.5])
+        """
         return self.fit(X, sample_weight=sample_weight).transform(X)
 
     def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
-        """Opposite of the (weighted) inertia of X under the fitted centres."""
+        """Opposite of the value of X on the k-means objective.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            New data, with the features seen in :meth:`fit`.
+        y : Ignored
+            Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each observation; None weighs all equally.
+
+        Returns
+        -------
+        score : float
+            Minus the (weighted) sum of squared distances of the samples to
+            their nearest centre: higher is better, as scikit-learn's model
+            selection tools expect.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from ferrokmeans import KMeans
+        >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [10.0, 0.0], [10.0, 1.0]])
+        >>> km = KMeans(n_clusters=2, random_state=0).fit(X)
+        >>> km.score(X)
+        -1.0
+        >>> km.score([[0.0, 3.5]])
+        -9.0
+        """
         X, centers = self._fitted_input(X)
         sw = check_sample_weight(sample_weight, X.shape[0], X.dtype)
         _, inertia = _core.predict(
@@ -424,6 +568,7 @@ def kmeans_plusplus(
     Returns
     -------
     centers : ndarray of shape (n_clusters, n_features)
+        The initial centres, in the dtype of X (dense even for sparse X).
     indices : ndarray of shape (n_clusters,)
         Row of X each centre was taken from.
 

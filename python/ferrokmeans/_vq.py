@@ -29,6 +29,31 @@ from ._validation import resolve_n_threads
 __all__ = ["ClusterError", "kmeans", "kmeans2", "vq", "whiten"]
 
 ClusterError = _core.ClusterError
+# The compiled module gives the exception a one-line docstring; this is the
+# full one that help() and the API reference show.
+ClusterError.__doc__ = """Raised by :func:`kmeans2` when a cluster becomes empty.
+
+Only with ``missing='raise'``; with the default ``missing='warn'``,
+:func:`kmeans2` warns instead and the code of the empty cluster keeps its
+position. The counterpart of :class:`scipy.cluster.vq.ClusterError`, with
+scipy's message; a subclass of :class:`Exception`.
+
+See Also
+--------
+kmeans2 : The function that raises it.
+
+Examples
+--------
+>>> import numpy as np
+>>> from ferrokmeans import ClusterError, kmeans2
+>>> data = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+>>> far_away = np.array([[0.0, 0.0], [100.0, 100.0]])
+>>> try:
+...     kmeans2(data, far_away, minit="matrix", missing="raise")
+... except ClusterError as e:
+...     print(e)
+One of the clusters is empty. Re-run kmeans with a different initialization.
+"""
 
 _EMPTY_CLUSTER = (
     "One of the clusters is empty. Re-run kmeans with a different initialization."
@@ -131,7 +156,7 @@ def _check_random_state(seed: Any) -> _Rng:
     if seed is None or seed is np.random:
         return np.random.mtrand._rand
     if isinstance(seed, numbers.Integral | np.integer):
-        return np.random.RandomState(seed)
+        return np.random.RandomState(int(seed))
     if isinstance(seed, np.random.RandomState | np.random.Generator):
         return seed
     raise ValueError(
@@ -311,7 +336,8 @@ def whiten(obs: Any, check_finite: bool | None = None) -> _Array:
             RuntimeWarning,
             stacklevel=2,
         )
-    return obs / std_dev
+    whitened: _Array = obs / std_dev
+    return whitened
 
 
 def vq(obs: Any, code_book: Any, check_finite: bool = True) -> tuple[_Array, _Array]:

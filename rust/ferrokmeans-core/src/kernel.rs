@@ -346,7 +346,7 @@ fn nearest_blocked<F: Float, const FMA: bool, const EXACT: bool>(
                     for (a, &cb) in acc.iter_mut().zip(cv) {
                         for l in 0..BR {
                             let t = xv[l] - cb;
-                            a[l] = a[l] + t * t;
+                            a[l] += t * t;
                         }
                     }
                 }
