@@ -260,13 +260,25 @@ def _kpp(data: _Array, k: int, rng: _Rng) -> _Array:
         if i == 0:
             idx = int(_rng_integers(rng, n))
         else:
-            new = cdist(init[i - 1 : i], data, metric="sqeuclidean")[0]
-            d2 = new if d2 is None else np.minimum(d2, new)
-            cumprobs = (d2 / d2.sum()).cumsum()
+            with np.errstate(over="ignore", invalid="ignore"):
+                new = cdist(init[i - 1 : i], data, metric="sqeuclidean")[0]
+                d2 = new if d2 is None else np.minimum(d2, new)
+                total = d2.sum()
+            if not np.isfinite(total):
+                raise ValueError(
+                    "minit='++': squared distances between observations overflow "
+                    f"{data.dtype}; rescale the data (for example with whiten)"
+                )
             r = rng.uniform()
-            # Rounding can leave cumprobs[-1] just below r, where scipy would
-            # index past the end: take the last observation instead.
-            idx = min(int(np.searchsorted(cumprobs, r)), n - 1)
+            if total == 0:
+                # Every observation coincides with a chosen code (fewer
+                # distinct observations than k); scipy would divide 0 by 0.
+                idx = min(int(r * n), n - 1)
+            else:
+                cumprobs = (d2 / total).cumsum()
+                # Rounding can leave cumprobs[-1] just below r, where scipy
+                # would index past the end: take the last observation instead.
+                idx = min(int(np.searchsorted(cumprobs, r)), n - 1)
         init[i, :] = data[idx, :]
     return init
 
@@ -728,7 +740,14 @@ def kmeans2(
                 f"Unknown init method {minit!r}; use one of 'random', 'points', "
                 "'++' or 'matrix'"
             ) from None
-        code_book = init(data, nc, _check_random_state(rng))
+        with np.errstate(over="ignore", invalid="ignore"):
+            code_book = init(data, nc, _check_random_state(rng))
+        if not np.all(np.isfinite(code_book)):
+            raise ValueError(
+                f"minit={minit!r} produced a non-finite initial code book: the "
+                "data's values are so large that their squares overflow; rescale "
+                "the data (for example with whiten)"
+            )
 
     book, labels, n_empty = _core.kmeans2_iterate(
         _as_2d(data, dtype),
