@@ -298,3 +298,14 @@ def test_html_repr_of_a_fitted_pipeline(X):
     html = pipe._repr_html_()
     assert "StandardScaler" in html and "KMeans" in html
     assert "Fitted" in html
+
+
+def test_cluster_error_pickles_for_worker_processes():
+    # Raised inside a loky/multiprocessing worker, the error must travel back.
+    import pickle
+
+    from ferrokmeans import ClusterError
+
+    err = pickle.loads(pickle.dumps(ClusterError("empty")))
+    assert type(err) is ClusterError
+    assert str(err) == "empty"

@@ -15,7 +15,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 create_exception!(
-    _core,
+    ferrokmeans,
     ClusterError,
     PyException,
     "Raised by kmeans2(missing='raise') when a cluster becomes empty."
