@@ -262,7 +262,7 @@ pub fn assign_pass<F: Float>(
         },
         |p| total.add(&p),
     );
-    if total.bad {
+    if total.bad || !total.inertia.is_finite() || total.sums.iter().any(|v| !v.is_finite()) {
         return Err(not_finite::<F>());
     }
     Ok(total)

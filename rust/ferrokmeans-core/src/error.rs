@@ -42,7 +42,7 @@ pub enum KMeansError {
     InitNotFinite,
     #[error("the code book has {got} features but the observations have {expected}")]
     CodebookFeatures { expected: usize, got: usize },
-    #[error("the input contains NaN, infinity, or values whose squared distances overflow {dtype}; remove them or rescale the data")]
+    #[error("the input contains NaN or infinity, or values so large that squared distances or weighted sums overflow {dtype}; remove them or rescale the data (or the sample weights)")]
     NotFinite { dtype: &'static str },
     #[error("malformed CSR matrix: {0}")]
     BadCsr(String),

@@ -53,8 +53,9 @@ pub(crate) fn relocate_empty<F: Float>(
 }
 
 /// New centres from the sums; a cluster without weight keeps its centre.
-/// Returns them with the total squared shift from `old`.
-pub(crate) fn new_centers<F: Float>(old: &Centers<F>, p: &Partial) -> (Centers<F>, f64) {
+/// Returns them with the total squared shift from `old`, or an error if a
+/// centre does not fit in `F`.
+pub(crate) fn new_centers<F: Float>(old: &Centers<F>, p: &Partial) -> Result<(Centers<F>, f64)> {
     let d = old.d;
     let mut data = old.data.clone();
     let mut shift = 0.0;
@@ -69,7 +70,10 @@ pub(crate) fn new_centers<F: Float>(old: &Centers<F>, p: &Partial) -> (Centers<F
         let s = crate::kernel::sq_dist(&data[j * d..(j + 1) * d], old.row(j)).as_f64();
         shift += s;
     }
-    (Centers::new(data, old.k, d), shift)
+    if data.iter().any(|v| !v.is_finite()) {
+        return Err(crate::assign::not_finite::<F>());
+    }
+    Ok((Centers::new(data, old.k, d), shift))
 }
 
 /// Runs Lloyd iterations from `init` until no label changes (strict
@@ -94,7 +98,7 @@ pub fn lloyd<F: Float>(
         n_iter = iter + 1;
         let mut p = assign_pass(pool, x, weights, &centers, &mut labels, true)?;
         relocate_empty(pool, x, weights, &centers, &labels, &mut p);
-        let (next, shift) = new_centers(&centers, &p);
+        let (next, shift) = new_centers(&centers, &p)?;
         centers = next;
         monitor.event(&Event::Iteration {
             iter,

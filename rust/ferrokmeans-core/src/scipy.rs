@@ -69,7 +69,7 @@ pub fn kmeans_refine<F: Float>(
     for iter in 0..100_000 {
         let avg = mean_distance(&pool, &obs, &c, &mut labels, &mut dists)?;
         let p = assign_pass(&pool, &obs, None, &c, &mut labels, true)?;
-        c = new_centers(&c, &p).0;
+        c = new_centers(&c, &p)?.0;
         monitor.event(&Event::Iteration { iter, inertia: avg })?;
         let diff = (prev - avg).abs();
         prev = avg;
@@ -119,7 +119,7 @@ pub fn kmeans2_iterate<F: Float>(
             }
             empty_events += 1;
         }
-        c = new_centers(&c, &p).0;
+        c = new_centers(&c, &p)?.0;
         monitor.event(&Event::Iteration {
             iter: it,
             inertia: p.inertia,
