@@ -10,7 +10,7 @@ use crate::error::{KMeansError, Result};
 use crate::float::Float;
 pub use crate::kernel::Centers;
 use crate::kernel::{nearest_csr, nearest_dense, sq_dist, sq_dist_sparse};
-use crate::par::map_blocks;
+use crate::par::{block_rows, block_rows_for_sums, map_blocks, map_blocks_of};
 
 /// Rows handled by one call of the distance kernel: small enough for the
 /// tile, its labels and distances to stay in L1/L2 cache.
@@ -212,9 +212,15 @@ pub fn assign_pass<F: Float>(
     let (k, d) = (centers.k, centers.d);
     let n = x.n_rows();
     let mut total = Partial::zero(k, d, with_sums);
-    map_blocks(
+    let br = if with_sums {
+        block_rows_for_sums(n, k)
+    } else {
+        block_rows(n)
+    };
+    map_blocks_of(
         pool,
         n,
+        br,
         (labels, 1),
         (&mut [] as &mut [u8], 0),
         |_, rows, lab, _| {

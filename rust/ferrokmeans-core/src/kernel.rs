@@ -293,6 +293,15 @@ fn nearest_lanes<F: Float, const D: usize, const FMA: bool, const EXACT: bool>(
     );
 }
 
+/// `acc[l] += (x[l] - c)²` for every lane, unfused.
+#[inline(always)]
+fn sqdiff_lanes<F: Float>(acc: &mut [F; BR], x: &[F; BR], c: F) {
+    for l in 0..BR {
+        let t = x[l] - c;
+        acc[l] += t * t;
+    }
+}
+
 /// `acc[l] += x[l] · c` for every lane.
 #[inline(always)]
 fn fma_lanes<F: Float, const FMA: bool>(acc: &mut [F; BR], x: &[F; BR], c: F) {
@@ -344,10 +353,7 @@ fn nearest_blocked<F: Float, const FMA: bool, const EXACT: bool>(
                 let cs: &[[F; BC]] = as_fixed(&c.packed_raw[b * d * BC..(b + 1) * d * BC]);
                 for (xv, cv) in xs.iter().zip(cs) {
                     for (a, &cb) in acc.iter_mut().zip(cv) {
-                        for l in 0..BR {
-                            let t = xv[l] - cb;
-                            a[l] += t * t;
-                        }
+                        sqdiff_lanes(a, xv, cb);
                     }
                 }
             } else {
@@ -393,14 +399,20 @@ fn distances_rows<F: Float, const FMA: bool>(tile: &[F], c: &Centers<F>, out: &m
     let (d, k) = (c.d, c.k);
     let n = tile.len() / d;
     let blocks = c.packed.len() / (d * BC);
-    // The tile, centred, padded with zero rows to a multiple of RR.
-    let mut xc = vec![F::zero(); n.div_ceil(RR) * RR * d];
-    for (o, r) in xc.chunks_exact_mut(d).zip(tile.chunks_exact(d)) {
-        for ((o, v), m) in o.iter_mut().zip(r).zip(&c.mu) {
-            *o = *v - *m;
+    // RR rows at a time, centred; missing rows of the last group are zero.
+    let mut xq = vec![F::zero(); RR * d];
+    for r0 in 0..n.div_ceil(RR) {
+        for rr in 0..RR {
+            let r = r0 * RR + rr;
+            let o = &mut xq[rr * d..(rr + 1) * d];
+            if r < n {
+                for ((o, v), m) in o.iter_mut().zip(&tile[r * d..(r + 1) * d]).zip(&c.mu) {
+                    *o = *v - *m;
+                }
+            } else {
+                o.fill(F::zero());
+            }
         }
-    }
-    for (r0, xq) in xc.chunks_exact(RR * d).enumerate() {
         let xr: [&[F]; RR] = std::array::from_fn(|rr| &xq[rr * d..(rr + 1) * d]);
         let mut xn = [F::zero(); RR];
         for (rr, x) in xr.iter().enumerate() {

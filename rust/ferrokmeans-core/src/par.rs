@@ -86,6 +86,32 @@ const MAX_POOLS: usize = 4;
 pub fn map_blocks<A, B, P, F, C>(
     pool: &ThreadPool,
     n: usize,
+    out_a: (&mut [A], usize),
+    out_b: (&mut [B], usize),
+    f: F,
+    combine: C,
+) where
+    A: Send,
+    B: Send,
+    P: Send,
+    F: Fn(usize, std::ops::Range<usize>, &mut [A], &mut [B]) -> P + Sync,
+    C: FnMut(P),
+{
+    map_blocks_of(pool, n, block_rows(n), out_a, out_b, f, combine)
+}
+
+/// Rows per block for a pass whose partial result holds `k × d` sums: at
+/// least `4k` rows, so that zeroing and adding the partials stays small
+/// next to the pass itself. Depends on the shape only, never on threads.
+pub fn block_rows_for_sums(n: usize, k: usize) -> usize {
+    block_rows(n).max((4 * k).div_ceil(64) * 64).min(65_536)
+}
+
+/// [`map_blocks`] over blocks of `br` rows.
+pub fn map_blocks_of<A, B, P, F, C>(
+    pool: &ThreadPool,
+    n: usize,
+    br: usize,
     (out_a, per_row_a): (&mut [A], usize),
     (out_b, per_row_b): (&mut [B], usize),
     f: F,
@@ -99,7 +125,6 @@ pub fn map_blocks<A, B, P, F, C>(
 {
     debug_assert_eq!(out_a.len(), n * per_row_a);
     debug_assert_eq!(out_b.len(), n * per_row_b);
-    let br = block_rows(n);
     let n_blocks = n.div_ceil(br);
     let wave = (pool.current_num_threads() * 4).max(1);
     let (mut rest_a, mut rest_b) = (out_a, out_b);
