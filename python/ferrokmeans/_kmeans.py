@@ -30,6 +30,16 @@ from ._validation import (
 __all__ = ["KMeans", "kmeans_plusplus"]
 
 _ALGORITHMS = ("lloyd", "elkan")
+_FITTED_ATTRIBUTES = (
+    "cluster_centers_",
+    "labels_",
+    "inertia_",
+    "n_iter_",
+    "n_features_in_",
+    "feature_names_in_",
+    "_n_features_out",
+    "_n_init",
+)
 _INIT_NAMES = ("k-means++", "random")
 
 
@@ -294,6 +304,16 @@ class KMeans(
         array([[ 0.  ,  0.25],
                [10.  ,  0.5 ]])
         """
+        try:
+            return self._fit(X, sample_weight)
+        except BaseException:
+            # A fit that fails or is interrupted (Ctrl-C) leaves the estimator
+            # unfitted, never half-fitted with a previous fit's centres.
+            for name in _FITTED_ATTRIBUTES:
+                self.__dict__.pop(name, None)
+            raise
+
+    def _fit(self, X: Any, sample_weight: Any) -> KMeans:
         self._check_params()
         X = self._validate_X(X, reset=True)
         n_samples = X.shape[0]

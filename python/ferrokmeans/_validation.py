@@ -45,7 +45,13 @@ def resolve_n_threads(n_threads: int | None) -> int:
         )
     if n_threads < 1:
         raise ValueError(f"n_threads must be None or >= 1, got {n_threads}")
+    if n_threads > _MAX_INT:
+        raise ValueError(f"n_threads must be at most {_MAX_INT}, got {n_threads}")
     return int(n_threads)
+
+
+# The largest count the core accepts (it stores counts in 64-bit integers).
+_MAX_INT = 2**62
 
 
 def check_int_param(
@@ -71,6 +77,11 @@ def check_int_param(
         raise ValueError(
             f"The {name!r} parameter of {owner} must be an int in the range "
             f"[{low}, inf). Got {value!r} instead."
+        )
+    if value > _MAX_INT:
+        raise ValueError(
+            f"The {name!r} parameter of {owner} must be at most {_MAX_INT}. "
+            f"Got {value!r} instead."
         )
 
 

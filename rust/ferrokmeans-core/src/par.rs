@@ -140,11 +140,20 @@ pub fn map_blocks_of<A, B, P, F, C>(
             rest_b = rb;
             jobs.push((b, rows, a, bb));
         }
-        let partials: Vec<P> = pool.install(|| {
-            jobs.into_par_iter()
+        // One thread: run on the caller's own thread. Concurrent fits with
+        // n_threads=1 from several Python threads then really run in
+        // parallel instead of queueing on one shared worker.
+        let partials: Vec<P> = if pool.current_num_threads() == 1 {
+            jobs.into_iter()
                 .map(|(b, rows, a, bb)| f(b, rows, a, bb))
                 .collect()
-        });
+        } else {
+            pool.install(|| {
+                jobs.into_par_iter()
+                    .map(|(b, rows, a, bb)| f(b, rows, a, bb))
+                    .collect()
+            })
+        };
         partials.into_iter().for_each(&mut combine);
         first = last;
     }

@@ -195,53 +195,86 @@ fn sq_norm(a: ArrayView1<'_, f64>) -> f64 {
     a.iter().map(|v| v * v).sum()
 }
 
+/// Rounding slack of the squared distance `d2` of row `x` to centre `c` as
+/// the core computes it: relative to the distance for dense rows (it sums
+/// `(x - c)²`), relative to `‖x‖² + ‖c‖²` for sparse rows (it expands, as
+/// scikit-learn does); plus what underflowing squares may lose.
+fn pair_slack<F: Float>(
+    sparse: bool,
+    x: ArrayView1<'_, f64>,
+    c: ArrayView1<'_, f64>,
+    d2: f64,
+) -> f64 {
+    let (rtol, atol) = tolerances::<F>();
+    let expansion = if sparse { sq_norm(x) + sq_norm(c) } else { 0.0 };
+    rtol * (d2 + 4.0 * expansion) + atol * x.len() as f64
+}
+
 /// Checks that `labels` are in range and the nearest of `centers` (up to
-/// rounding; sparse data is compared by the expansion scikit-learn uses,
-/// hence the slack in terms of the norms). Returns the squared distance of
-/// each row to its labelled centre.
+/// rounding). Returns, for each row, the squared distance to its labelled
+/// centre and the rounding slack of that distance.
 fn check_nearest<F: Float>(
     t: &Typed<F>,
     labels: &[i32],
     centers: &Array2<f64>,
-) -> Result<Vec<f64>, TestCaseError> {
+) -> Result<Vec<(f64, f64)>, TestCaseError> {
     let x = t.x64();
     let (n, k) = (x.nrows(), centers.nrows());
-    let (rtol, atol) = tolerances::<F>();
+    let sparse = matches!(t.layout, Layout::Csr);
     prop_assert_eq!(labels.len(), n);
     prop_assert!(centers.iter().all(|v| v.is_finite()), "non-finite centres");
-    let c_norm = centers.rows().into_iter().map(sq_norm).fold(0.0, f64::max);
     let mut own = Vec::with_capacity(n);
     for i in 0..n {
         let l = labels[i];
         prop_assert!((0..k as i32).contains(&l), "label {} out of [0, {})", l, k);
         let d2: Vec<f64> = (0..k).map(|j| sq(x.row(i), centers.row(j))).collect();
-        let best = d2.iter().copied().fold(f64::INFINITY, f64::min);
+        let (best_j, best) =
+            d2.iter()
+                .copied()
+                .enumerate()
+                .fold(
+                    (0, f64::INFINITY),
+                    |b, (j, v)| if v < b.1 { (j, v) } else { b },
+                );
         prop_assert!(
             best.is_finite(),
             "row {}: every distance overflows, yet Ok",
             i
         );
-        let expansion = match t.layout {
-            Layout::Csr => sq_norm(x.row(i)) + c_norm,
-            _ => 0.0,
-        };
-        let slack = rtol * (best + 4.0 * expansion) + atol * x.ncols() as f64;
         let mine = d2[l as usize];
         prop_assert!(
-            mine <= best + slack,
+            mine.is_finite(),
+            "row {}: labelled with a centre out of reach",
+            i
+        );
+        let mine_slack = pair_slack::<F>(sparse, x.row(i), centers.row(l as usize), mine);
+        let best_slack = pair_slack::<F>(sparse, x.row(i), centers.row(best_j), best);
+        prop_assert!(
+            mine <= best + mine_slack + best_slack,
             "row {}: label {} at {}, nearest at {}",
             i,
             l,
             mine,
             best
         );
-        own.push(mine);
+        own.push((mine, mine_slack));
     }
     Ok(own)
 }
 
-/// `reported` is finite and within rounding of `recomputed` (whose terms
-/// are each ≥ 0, so `norms` bounds the sparse expansion error).
+/// The weighted sum of the rows' squared distances and of their slacks
+/// (rows of zero weight count for nothing, even where a slack is huge).
+fn weighted_total(own: &[(f64, f64)], w: Option<&[f64]>) -> (f64, f64) {
+    own.iter()
+        .enumerate()
+        .map(|(i, (d, s))| (w.map_or(1.0, |w| w[i]), d, s))
+        .filter(|(wi, _, _)| *wi > 0.0)
+        .fold((0.0, 1e-300), |(t, sl), (wi, d, s)| {
+            (t + wi * d, sl + wi * s)
+        })
+}
+
+/// `reported` is finite and within `slack` (and rounding) of `recomputed`.
 fn check_total<F: Float>(
     what: &str,
     reported: f64,
@@ -263,35 +296,17 @@ fn check_total<F: Float>(
     let (rtol, _) = tolerances::<F>();
     prop_assert!(
         (reported - recomputed).abs() <= rtol * recomputed + slack,
-        "{} = {} but recomputes as {}",
+        "{} = {} but recomputes as {} (slack {})",
         what,
         reported,
-        recomputed
+        recomputed,
+        slack
     );
     Ok(())
 }
 
 fn book64<F: Float>(b: &Array2<F>) -> Array2<f64> {
     b.mapv(|v| v.as_f64())
-}
-
-fn expansion_slack<F: Float>(t: &Typed<F>, centers: &Array2<f64>, w: Option<&[f64]>) -> f64 {
-    let (rtol, atol) = tolerances::<F>();
-    let x = t.x64();
-    let c_norm = centers.rows().into_iter().map(sq_norm).fold(0.0, f64::max);
-    let sparse = matches!(t.layout, Layout::Csr);
-    (0..x.nrows())
-        .map(|i| {
-            let wi = w.map_or(1.0, |w| w[i]);
-            let e = if sparse {
-                sq_norm(x.row(i)) + c_norm
-            } else {
-                0.0
-            };
-            wi * (4.0 * rtol * e + atol * x.ncols() as f64)
-        })
-        .sum::<f64>()
-        + 1e-300
 }
 
 // ------------------------------------------------------ the checks
@@ -303,13 +318,11 @@ fn check_vq<F: Float>(c: &Case) -> Result<(), TestCaseError> {
     };
     let centers = book64(&t.book);
     let own = check_nearest(&t, labels.as_slice().unwrap(), &centers)?;
-    let (rtol, atol) = tolerances::<F>();
-    for (i, (d, o)) in dists.iter().zip(&own).enumerate() {
+    for (i, (d, (o, slack))) in dists.iter().zip(&own).enumerate() {
         let d = d.as_f64();
         prop_assert!(d.is_finite() && d >= 0.0, "row {}: distance {}", i, d);
-        let slack = expansion_slack(&t, &centers, None);
         prop_assert!(
-            (d * d - o).abs() <= rtol * o + slack + atol,
+            (d * d - o).abs() <= *slack,
             "row {}: distance {} but {} recomputed",
             i,
             d,
@@ -326,18 +339,8 @@ fn check_predict<F: Float>(c: &Case) -> Result<(), TestCaseError> {
     };
     let centers = book64(&t.book);
     let own = check_nearest(&t, labels.as_slice().unwrap(), &centers)?;
-    let w = t.w64();
-    let total: f64 = own
-        .iter()
-        .enumerate()
-        .map(|(i, d)| w.as_ref().map_or(1.0, |w| w[i]) * d)
-        .sum();
-    check_total::<F>(
-        "inertia",
-        inertia,
-        total,
-        expansion_slack(&t, &centers, w.as_deref()),
-    )
+    let (total, slack) = weighted_total(&own, t.w64().as_deref());
+    check_total::<F>("inertia", inertia, total, slack)
 }
 
 fn check_transform<F: Float>(c: &Case) -> Result<(), TestCaseError> {
@@ -347,8 +350,7 @@ fn check_transform<F: Float>(c: &Case) -> Result<(), TestCaseError> {
     };
     let (x, centers) = (t.x64(), book64(&t.book));
     prop_assert_eq!(dist.dim(), (x.nrows(), centers.nrows()));
-    let (rtol, atol) = tolerances::<F>();
-    let slack = expansion_slack(&t, &centers, None);
+    let sparse = matches!(t.layout, Layout::Csr);
     for ((i, j), d) in dist.indexed_iter() {
         let d = d.as_f64();
         prop_assert!(d.is_finite() && d >= 0.0, "({}, {}): distance {}", i, j, d);
@@ -359,8 +361,9 @@ fn check_transform<F: Float>(c: &Case) -> Result<(), TestCaseError> {
             i,
             j
         );
+        let slack = pair_slack::<F>(sparse, x.row(i), centers.row(j), o);
         prop_assert!(
-            (d * d - o).abs() <= rtol * o + slack + atol,
+            (d * d - o).abs() <= slack,
             "({}, {}): distance {} but {} recomputed",
             i,
             j,
@@ -384,20 +387,22 @@ fn check_refine<F: Float>(c: &Case) -> Result<(), TestCaseError> {
         "non-finite code book"
     );
     // The distortion is the mean distance to the nearest code of the
-    // returned book.
+    // returned book; |√a - √b| ≤ √|a - b| turns the slack of each squared
+    // distance into one of the distance.
     let x = t.x64();
-    let mean = (0..x.nrows())
-        .map(|i| {
-            (0..centers.nrows())
-                .map(|j| sq(x.row(i), centers.row(j)))
-                .fold(f64::INFINITY, f64::min)
-                .sqrt()
-        })
-        .sum::<f64>()
-        / x.nrows() as f64;
-    let (rtol, _) = tolerances::<F>();
-    let slack = expansion_slack(&t, &centers, None).sqrt() + 1e-150;
-    check_total::<F>("distortion", distortion, mean, slack + rtol * mean)
+    let sparse = matches!(t.layout, Layout::Csr);
+    let (mut mean, mut slack) = (0.0, 1e-150);
+    for i in 0..x.nrows() {
+        let (j, d2) = (0..centers.nrows())
+            .map(|j| (j, sq(x.row(i), centers.row(j))))
+            .fold(
+                (0, f64::INFINITY),
+                |b, (j, v)| if v < b.1 { (j, v) } else { b },
+            );
+        mean += d2.sqrt() / x.nrows() as f64;
+        slack += pair_slack::<F>(sparse, x.row(i), centers.row(j), d2).sqrt() / x.nrows() as f64;
+    }
+    check_total::<F>("distortion", distortion, mean, slack)
 }
 
 fn check_kmeans2<F: Float>(c: &Case, raise: bool) -> Result<(), TestCaseError> {
@@ -472,18 +477,8 @@ fn check_fit<F: Float>(c: &Case, init: u8, tol: f64) -> Result<(), TestCaseError
     let centers = book64(&r.centers);
     prop_assert_eq!(centers.dim(), (c.k, t.dense.ncols()));
     let own = check_nearest(&t, r.labels.as_slice().unwrap(), &centers)?;
-    let w = t.w64();
-    let total: f64 = own
-        .iter()
-        .enumerate()
-        .map(|(i, d)| w.as_ref().map_or(1.0, |w| w[i]) * d)
-        .sum();
-    check_total::<F>(
-        "inertia",
-        r.inertia,
-        total,
-        expansion_slack(&t, &centers, w.as_deref()),
-    )
+    let (total, slack) = weighted_total(&own, t.w64().as_deref());
+    check_total::<F>("inertia", r.inertia, total, slack)
 }
 
 // ---------------------------------------------------------- proptest
