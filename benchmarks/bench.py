@@ -9,7 +9,7 @@ every single timing. Run by hand from an optimised build, never in CI::
     pip install "ferrokmeans[bench]"      # or: maturin develop --release
     pip install scikit-learn-intelex      # oneDAL, where it installs
     python benchmarks/bench.py --quick    # everything, subsampled: < 2 minutes
-    python benchmarks/bench.py            # everything, full size: about an hour
+    python benchmarks/bench.py            # everything, full size: hours; see README
     python benchmarks/bench.py --what lloyd,fit --threads 1 --dtypes f32
 
 Measurements (``--what``):
@@ -1160,27 +1160,32 @@ def render_png(res: dict[str, Any], path: Path) -> bool:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.patches import Patch
+        from matplotlib.ticker import FuncFormatter, LogLocator
     except ImportError:
         log("matplotlib is not installed: no chart")
         return False
-    panels = []
+    # Each panel: a title and, per case, a label, {peer: ratio} and the peers
+    # whose ratio is not to be read (drawn hatched and pale).
+    Entry = tuple[str, dict[str, float], set[str]]
+    panels: list[tuple[str, list[Entry]]] = []
     if res.get("lloyd"):
-        panels.append(
-            (
-                "(a) one Lloyd iteration, same init",
-                [
-                    (
-                        f"{r['case']} {r['dtype']} {r['threads']}t",
-                        {
-                            p: v / r["per_iter"]["ferrokmeans"]
-                            for p, v in r["per_iter"].items()
-                            if p != "ferrokmeans"
-                        },
-                    )
-                    for r in res["lloyd"]
-                ],
+        entries: list[Entry] = []
+        for r in res["lloyd"]:
+            ours = r["per_iter"]["ferrokmeans"]
+            all_bad = bool(noisy(r, "ferrokmeans"))
+            entries.append(
+                (
+                    f"{r['case']} {r['dtype']} {r['threads']}t",
+                    {
+                        p: v / ours
+                        for p, v in r["per_iter"].items()
+                        if p != "ferrokmeans"
+                    },
+                    {p for p in r["per_iter"] if all_bad or noisy(r, p)},
+                )
             )
-        )
+        panels.append(("(a) one Lloyd iteration, same init", entries))
     for key, title in (
         ("fit", "(b) whole fit, defaults"),
         ("init", "(c) k-means++ init"),
@@ -1190,56 +1195,78 @@ def render_png(res: dict[str, Any], path: Path) -> bool:
             entries = []
             for r in res[key]:
                 med = {n: statistics.median(v) for n, v in r["samples"].items()}
+                ratios = {
+                    p: v / med["ferrokmeans"]
+                    for p, v in med.items()
+                    if p != "ferrokmeans"
+                }
                 entries.append(
-                    (
-                        f"{r['case']} {r['dtype']} {r['threads']}t",
-                        {
-                            p: v / med["ferrokmeans"]
-                            for p, v in med.items()
-                            if p != "ferrokmeans"
-                        },
-                    )
+                    (f"{r['case']} {r['dtype']} {r['threads']}t", ratios, set())
                 )
             panels.append((title, entries))
     if not panels:
         return False
+    widest = max(len(e) for _, e in panels)
     fig, axes = plt.subplots(
         len(panels),
         1,
-        figsize=(
-            max(8.0, 0.55 * max(len(e) for _, e in panels) + 3),
-            3.4 * len(panels),
-        ),
+        figsize=(max(8.0, 0.55 * widest + 3), 3.4 * len(panels)),
         squeeze=False,
     )
-    from matplotlib.ticker import FuncFormatter, LogLocator
-
     for ax, (title, entries) in zip(axes[:, 0], panels, strict=True):
-        peers = [p for p in PEER_COLOURS if any(p in d for _, d in entries)]
+        peers = [p for p in PEER_COLOURS if any(p in d for _, d, _ in entries)]
         width = 0.8 / max(1, len(peers))
         x = np.arange(len(entries))
+        shown = []
         for i, p in enumerate(peers):
-            vals = [d.get(p, np.nan) for _, d in entries]
-            vals = [v if v > 0 else np.nan for v in vals]  # noise on tiny data
             offset = (i - (len(peers) - 1) / 2) * width
-            ax.bar(x + offset, vals, width, label=p, color=PEER_COLOURS[p])
+            for j, (_, ratios, bad) in enumerate(entries):
+                v = ratios.get(p, np.nan)
+                if not v > 0:  # missing, or noise made it negative
+                    continue
+                shown.append(v)
+                ax.bar(
+                    x[j] + offset,
+                    v,
+                    width,
+                    color=PEER_COLOURS[p],
+                    alpha=0.35 if p in bad else 1.0,
+                    hatch="//" if p in bad else None,
+                )
+                if len(entries) * len(peers) <= 12:
+                    ax.annotate(
+                        f"{v:.2g}x",
+                        (x[j] + offset, v),
+                        ha="center",
+                        va="bottom",
+                        fontsize=7,
+                    )
         ax.axhline(1.0, color="black", linewidth=0.8)
         ax.set_yscale("log")
+        if shown:
+            ax.set_ylim(min(0.5, min(shown) / 1.5), max(2.0, max(shown) * 1.5))
         ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
         ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
         ax.set_xticks(x)
         ax.set_xticklabels(
-            [label for label, _ in entries], rotation=35, ha="right", fontsize=8
+            [label for label, _, _ in entries], rotation=35, ha="right", fontsize=8
         )
         ax.set_xlim(-0.6, len(entries) - 0.4)
         ax.set_ylabel("peer time / ferrokmeans")
         ax.set_title(title, fontsize=10)
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        handles = [Patch(color=PEER_COLOURS[p], label=p) for p in peers]
+        if any(bad for _, _, bad in entries):
+            handles.append(
+                Patch(facecolor="white", edgecolor="grey", hatch="//", label="noisy")
+            )
+        ax.legend(
+            handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0)
+        )
         ax.grid(axis="y", which="major", alpha=0.3)
     fig.suptitle(
-        f"ferrokmeans speed-up over its peers ({res['name']}; "
-        "above 1: ferrokmeans is faster)",
+        f"ferrokmeans against its peers ({res['name']}): peer time / ferrokmeans "
+        "time, above 1 ferrokmeans is faster",
         fontsize=11,
     )
     fig.tight_layout()

@@ -78,7 +78,7 @@ def check_int_param(
             f"The {name!r} parameter of {owner} must be an int in the range "
             f"[{low}, inf). Got {value!r} instead."
         )
-    if value > _MAX_INT:
+    if int(value) > _MAX_INT:
         raise ValueError(
             f"The {name!r} parameter of {owner} must be at most {_MAX_INT}. "
             f"Got {value!r} instead."
