@@ -127,24 +127,27 @@ def _max_gap_while(call) -> tuple[float, float]:
 
 
 # Uniform data (no structure to exploit) and many clusters: each call below
-# takes a few tenths of a second on one thread.
-_BIG = np.random.default_rng(2).random((100_000, 16))
-_INIT = _BIG[:128].copy()
-_FITTED = KMeans(128, init=_INIT, max_iter=2).fit(_BIG[:5000])
+# takes a tenth of a second or more on one thread.
+_BIG = np.random.default_rng(2).random((400_000, 16))
+_INIT = _BIG[:256].copy()
+_FITTED = KMeans(256, init=_INIT, max_iter=2).fit(_BIG[:5000])
+# transform writes n × k distances: a smaller problem keeps that to 100 MB.
+_FITTED_SMALL = KMeans(128, init=_INIT[:128], max_iter=2).fit(_BIG[:5000])
 
 
 @pytest.mark.parametrize(
     "call",
     [
         pytest.param(
-            lambda: KMeans(128, init=_INIT, max_iter=1, tol=0, n_threads=1).fit(_BIG),
+            lambda: KMeans(256, init=_INIT, max_iter=1, tol=0, n_threads=1).fit(_BIG),
             id="fit",
         ),
         pytest.param(
             lambda: _FITTED.set_params(n_threads=1).predict(_BIG), id="predict"
         ),
         pytest.param(
-            lambda: _FITTED.set_params(n_threads=1).transform(_BIG), id="transform"
+            lambda: _FITTED_SMALL.set_params(n_threads=1).transform(_BIG[:100_000]),
+            id="transform",
         ),
         pytest.param(lambda: vq(_BIG, _INIT), id="vq"),
         pytest.param(

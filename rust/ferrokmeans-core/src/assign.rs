@@ -25,7 +25,6 @@ pub struct Partial {
     pub weights: Vec<f64>,
     pub inertia: f64,
     pub changed: usize,
-    pub bad: bool,
 }
 
 impl Partial {
@@ -39,7 +38,6 @@ impl Partial {
             weights: if with_sums { vec![0.0; k] } else { Vec::new() },
             inertia: 0.0,
             changed: 0,
-            bad: false,
         }
     }
 
@@ -53,7 +51,6 @@ impl Partial {
         }
         self.inertia += other.inertia;
         self.changed += other.changed;
-        self.bad |= other.bad;
     }
 }
 
@@ -235,7 +232,8 @@ pub fn assign_pass<F: Float>(
                 &mut dists,
                 !with_sums,
                 |t, tl: &[i32], td: &[F], tile| {
-                    p.bad |= !td.iter().all(|v| v.is_finite());
+                    // A non-finite distance makes the inertia non-finite
+                    // (0 · inf is NaN): checked once, after the pass.
                     let tw = weights.map(|w| &w[t..t + tl.len()]);
                     p.inertia += weighted_sum(td, tw);
                     if !with_sums {
@@ -268,7 +266,7 @@ pub fn assign_pass<F: Float>(
         },
         |p| total.add(&p),
     );
-    if total.bad || !total.inertia.is_finite() || total.sums.iter().any(|v| !v.is_finite()) {
+    if !total.inertia.is_finite() || total.sums.iter().any(|v| !v.is_finite()) {
         return Err(not_finite::<F>());
     }
     Ok(total)

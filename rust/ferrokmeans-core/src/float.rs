@@ -20,6 +20,8 @@ pub trait Float: NdFloat + Send + Sync + sealed::Sealed {
     fn from_f64(v: f64) -> Self;
     /// A small non-negative integral value (a centre index) as `usize`.
     fn index(self) -> usize;
+    /// The same as an `i32` (saturating; vectorises).
+    fn to_i32(self) -> i32;
 }
 
 impl Float for f32 {
@@ -35,6 +37,10 @@ impl Float for f32 {
     fn index(self) -> usize {
         self as usize
     }
+    #[inline(always)]
+    fn to_i32(self) -> i32 {
+        self as i32
+    }
 }
 
 impl Float for f64 {
@@ -49,5 +55,9 @@ impl Float for f64 {
     #[inline(always)]
     fn index(self) -> usize {
         self as usize
+    }
+    #[inline(always)]
+    fn to_i32(self) -> i32 {
+        self as i32
     }
 }

@@ -47,6 +47,12 @@ pub struct Centers<F> {
     packed: Vec<F>,
     packed_raw: Vec<F>,
     norms_mu: Vec<F>,
+    /// `(d + 4)·u` and `(d + 3)·u` (u the unit roundoff, with 1% to spare):
+    /// the relative error bounds of the expansion and of the exact sum.
+    err_expansion: f64,
+    err_exact: f64,
+    /// `2 · max_j ‖c_j - μ‖²`.
+    twice_max_norm_mu: f64,
 }
 
 impl<F: Float> Centers<F> {
@@ -84,8 +90,13 @@ impl<F: Float> Centers<F> {
                 packed_raw[b * d * BC + f * BC + cc] = data[j * d + f];
             }
         }
+        let max_norm_mu = norms_mu.iter().fold(0f64, |m, v| m.max(v.as_f64()));
+        let unit = F::epsilon().as_f64() / 2.0 * 1.01;
         norms_mu.resize(blocks * BC, F::infinity());
         Centers {
+            err_expansion: (d + 4) as f64 * unit,
+            err_exact: (d + 3) as f64 * unit,
+            twice_max_norm_mu: 2.0 * max_norm_mu,
             data,
             sq_norms,
             k,
@@ -101,6 +112,21 @@ impl<F: Float> Centers<F> {
     /// Centre `j`.
     pub fn row(&self, j: usize) -> &[F] {
         &self.data[j * self.d..(j + 1) * self.d]
+    }
+
+    /// How far apart the best and second-best expansion values `g` of a
+    /// row (with `‖x - μ‖² = xn`) must be for the best to be the exact
+    /// nearest centre. Each `g_j` is within `E = (d+4)u(2 max‖c - μ‖² + xn)`
+    /// of `‖x - c_j‖² - ‖x - μ‖²` (`2|a·b| ≤ ‖a‖² + ‖b‖²`), and the exact sum
+    /// within `(d+3)u·T` of the true squared distance `T`; so a gap above
+    /// `2E + 2.2(d+3)u·T_best` separates the exact sums too. Twice that, for
+    /// the rounding of this very test.
+    #[inline(always)]
+    fn tie_slack(&self, best: F, xn: F) -> F {
+        let xn = xn.as_f64();
+        let e = self.err_expansion * (self.twice_max_norm_mu + xn);
+        let t_best = (best.as_f64() + xn).max(0.0) + e;
+        F::from_f64(2.0 * (2.0 * e + 2.2 * self.err_exact * t_best))
     }
 }
 
@@ -124,42 +150,6 @@ pub fn sq_dist<F: Float>(a: &[F], b: &[F]) -> F {
         s += t * t;
     }
     s
-}
-
-#[inline(always)]
-fn sq_dist_fixed<F: Float, const D: usize>(x: &[F; D], c: &[F; D]) -> F {
-    let mut s = F::zero();
-    for l in 0..D {
-        let t = x[l] - c[l];
-        s += t * t;
-    }
-    s
-}
-
-/// The scalar reference: exact distances to every centre, one row at a time.
-/// Used for the few rows left over by the lane kernels and by the tests.
-#[inline(always)]
-fn nearest_fixed<F: Float, const D: usize>(
-    tile: &[F],
-    centers: &[F],
-    labels: &mut [i32],
-    dists: &mut [F],
-) {
-    let cs: &[[F; D]] = as_fixed(centers);
-    let xs: &[[F; D]] = as_fixed(tile);
-    for ((x, lab), dist) in xs.iter().zip(labels.iter_mut()).zip(dists.iter_mut()) {
-        let mut best = F::infinity();
-        let mut best_j = 0usize;
-        for (j, c) in cs.iter().enumerate() {
-            let d = sq_dist_fixed(x, c);
-            if d < best {
-                best = d;
-                best_j = j;
-            }
-        }
-        *lab = best_j as i32;
-        *dist = best;
-    }
 }
 
 fn as_fixed<F, const D: usize>(s: &[F]) -> &[[F; D]] {
@@ -211,17 +201,13 @@ fn madd<F: Float, const FMA: bool>(a: F, b: F, acc: F) -> F {
 /// the row, or overflowing squares).
 #[inline(always)]
 fn report<F: Float, const EXACT: bool>(g: F, x_norm_mu: F) -> F {
-    if !g.is_finite() {
-        F::infinity()
-    } else if EXACT {
-        g
+    let v = if EXACT { g } else { g + x_norm_mu };
+    let v = if v < F::zero() { F::zero() } else { v };
+    // Written as a comparison so that it vectorises (false for NaN).
+    if g.abs() < F::infinity() {
+        v
     } else {
-        let v = g + x_norm_mu;
-        if v < F::zero() {
-            F::zero()
-        } else {
-            v
-        }
+        F::infinity()
     }
 }
 
@@ -233,73 +219,114 @@ fn nearest_lanes<F: Float, const D: usize, const FMA: bool, const EXACT: bool>(
     labels: &mut [i32],
     dists: &mut [F],
 ) {
+    let xs: &[[F; D]] = as_fixed(tile);
+    for ((xb, lb), db) in xs
+        .chunks(2 * HALF)
+        .zip(labels.chunks_mut(2 * HALF))
+        .zip(dists.chunks_mut(2 * HALF))
+    {
+        lanes_group::<F, D, FMA, EXACT>(xb, c, lb, db);
+    }
+}
+
+/// Lanes of the small-`d` kernel that form one dependency chain; a group is
+/// two of them. Each half is a separate array whose loops unroll fully, so
+/// that the running minima stay in registers.
+const HALF: usize = LANES / 2;
+
+/// Updates the running minimum of one half-group with centre value `g`.
+#[inline(always)]
+fn keep_min<F: Float>(g: &[F; HALF], best: &mut [F; HALF], idx: &mut [F; HALF], jf: F) {
+    for l in 0..HALF {
+        let lt = g[l] < best[l];
+        best[l] = if lt { g[l] } else { best[l] };
+        idx[l] = if lt { jf } else { idx[l] };
+    }
+}
+
+/// One group of up to `2 · HALF` rows of the small-`d` kernel; missing rows
+/// of a last, short group are zeros whose results are dropped, so every row
+/// is ranked by the same operations wherever it sits.
+#[inline(always)]
+fn lanes_group<F: Float, const D: usize, const FMA: bool, const EXACT: bool>(
+    xb: &[[F; D]],
+    c: &Centers<F>,
+    lb: &mut [i32],
+    db: &mut [F],
+) {
     let m: &[[F; D]] = as_fixed(&c.neg2);
     let cs: &[[F; D]] = as_fixed(&c.data);
     let mu: &[F; D] = c.mu.as_slice().try_into().expect("D features");
-    let xs: &[[F; D]] = as_fixed(tile);
-    let full = xs.len() / LANES * LANES;
-    for ((xb, lb), db) in xs[..full]
-        .chunks_exact(LANES)
-        .zip(labels.chunks_exact_mut(LANES))
-        .zip(dists.chunks_exact_mut(LANES))
-    {
-        // Exact: the raw rows; ranking: the rows centred on μ.
-        let mut x = [[F::zero(); LANES]; D];
-        let mut xn = [F::zero(); LANES];
-        for l in 0..LANES {
-            for f in 0..D {
-                x[f][l] = if EXACT { xb[l][f] } else { xb[l][f] - mu[f] };
-                xn[l] += x[f][l] * x[f][l];
+    // A short last group is padded with zero rows.
+    let mut padded = [[F::zero(); D]; LANES];
+    let rows: &[[F; D]; LANES] = match xb.try_into() {
+        Ok(full) => full,
+        Err(_) => {
+            padded[..xb.len()].copy_from_slice(xb);
+            &padded
+        }
+    };
+    // Exact: the raw rows; ranking: the rows centred on μ. Feature f of
+    // row h·HALF + l at x[h][f][l]; fixed trip counts, so the transposition
+    // vectorises.
+    let mut x = [[[F::zero(); HALF]; D]; 2];
+    for h in 0..2 {
+        for f in 0..D {
+            for l in 0..HALF {
+                let v = rows[h * HALF + l][f];
+                x[h][f][l] = if EXACT { v } else { v - mu[f] };
             }
         }
-        let mut best = [F::infinity(); LANES];
-        // The index is kept as a float of the lane width so that the select
-        // vectorises with the comparison mask (exact for k < 2^24).
-        let mut idx = [F::zero(); LANES];
-        let mut jf = F::zero();
-        for ((mj, nj), cj) in m.iter().zip(&c.norms_mu).zip(cs) {
-            let mut g = [if EXACT { F::zero() } else { *nj }; LANES];
-            for f in 0..D {
-                for l in 0..LANES {
-                    g[l] = if EXACT {
-                        // Σ (x - c)² in feature order, unfused: the same bits
-                        // as the scalar reference (and scipy's vq).
-                        let t = x[f][l] - cj[f];
-                        g[l] + t * t
-                    } else {
-                        madd::<F, FMA>(x[f][l], mj[f], g[l])
-                    };
+    }
+    let mut xn = [[F::zero(); HALF]; 2];
+    for h in 0..2 {
+        for f in 0..D {
+            for l in 0..HALF {
+                xn[h][l] += x[h][f][l] * x[h][f][l];
+            }
+        }
+    }
+    let [x0, x1] = &x;
+    let mut best0 = [F::infinity(); HALF];
+    let mut best1 = [F::infinity(); HALF];
+    // The index is kept as a float of the lane width so that the select
+    // vectorises with the comparison mask (exact for k < 2^24).
+    let mut idx0 = [F::zero(); HALF];
+    let mut idx1 = [F::zero(); HALF];
+    let mut jf = F::zero();
+    for ((mj, nj), cj) in m.iter().zip(&c.norms_mu).zip(cs) {
+        let mut g0 = [if EXACT { F::zero() } else { *nj }; HALF];
+        let mut g1 = g0;
+        for f in 0..D {
+            for l in 0..HALF {
+                if EXACT {
+                    // Σ (x - c)² in feature order, unfused: the same bits as
+                    // the scalar reference (and scipy's vq).
+                    let (t0, t1) = (x0[f][l] - cj[f], x1[f][l] - cj[f]);
+                    g0[l] += t0 * t0;
+                    g1[l] += t1 * t1;
+                } else {
+                    g0[l] = madd::<F, FMA>(x0[f][l], mj[f], g0[l]);
+                    g1[l] = madd::<F, FMA>(x1[f][l], mj[f], g1[l]);
                 }
             }
-            for l in 0..LANES {
-                let lt = g[l] < best[l];
-                best[l] = if lt { g[l] } else { best[l] };
-                idx[l] = if lt { jf } else { idx[l] };
-            }
-            jf += F::one();
         }
-        for l in 0..LANES {
-            let j = idx[l].index();
-            lb[l] = j as i32;
-            db[l] = report::<F, EXACT>(best[l], xn[l]);
+        keep_min(&g0, &mut best0, &mut idx0, jf);
+        keep_min(&g1, &mut best1, &mut idx1, jf);
+        jf += F::one();
+    }
+    let (best, idx) = ([best0, best1], [idx0, idx1]);
+    let mut lab = [0i32; LANES];
+    let mut dist = [F::zero(); LANES];
+    for h in 0..2 {
+        for l in 0..HALF {
+            lab[h * HALF + l] = idx[h][l].to_i32();
+            dist[h * HALF + l] = report::<F, EXACT>(best[h][l], xn[h][l]);
         }
     }
-    let rows = labels.len();
-    nearest_fixed::<F, D>(
-        &tile[full * D..],
-        &c.data,
-        &mut labels[full..rows],
-        &mut dists[full..rows],
-    );
-}
-
-/// `acc[l] += (x[l] - c)²` for every lane, unfused.
-#[inline(always)]
-fn sqdiff_lanes<F: Float>(acc: &mut [F; BR], x: &[F; BR], c: F) {
-    for l in 0..BR {
-        let t = x[l] - c;
-        acc[l] += t * t;
-    }
+    let n = lb.len();
+    lb.copy_from_slice(&lab[..n]);
+    db.copy_from_slice(&dist[..n]);
 }
 
 /// `acc[l] += x[l] · c` for every lane.
@@ -310,9 +337,56 @@ fn fma_lanes<F: Float, const FMA: bool>(acc: &mut [F; BR], x: &[F; BR], c: F) {
     }
 }
 
+/// `Σ (x - c)²` in feature order, unfused: the exact distance whose bits
+/// every reported distance has (the same as scipy's `vq`).
+#[inline(always)]
+fn seq_dist<F: Float>(x: &[F], c: &[F]) -> F {
+    let mut s = F::zero();
+    for (a, b) in x.iter().zip(c) {
+        let t = *a - *b;
+        s += t * t;
+    }
+    s
+}
+
+/// The exact nearest centre of one row (`Σ (x - c)²` in feature order, ties
+/// to the lowest index), [`BC`] centres at a time from the packed raw
+/// centres: the fallback for rows whose two nearest centres are too close
+/// for the expansion to rank them with certainty.
+#[inline(always)]
+fn nearest_exact_row<F: Float>(x: &[F], c: &Centers<F>) -> (usize, F) {
+    let d = c.d;
+    let mut best = F::infinity();
+    let mut best_j = 0;
+    for (b, block) in c.packed_raw.chunks_exact(d * BC).enumerate() {
+        let cs: &[[F; BC]] = as_fixed(block);
+        let mut acc = [F::zero(); BC];
+        for (xv, cv) in x.iter().zip(cs) {
+            for cc in 0..BC {
+                let t = *xv - cv[cc];
+                acc[cc] += t * t;
+            }
+        }
+        for (cc, a) in acc.iter().enumerate() {
+            if *a < best {
+                best = *a;
+                best_j = b * BC + cc;
+            }
+        }
+    }
+    (best_j, best)
+}
+
 /// The large-`d` kernel: a block of [`BR`] rows (transposed, centred) against
 /// [`BC`] centres at a time, `BR × BC` running dot products in registers —
-/// the micro-kernel of a matrix product, fused with the argmin.
+/// the micro-kernel of a matrix product, fused with the argmin. It ranks
+/// centres by the centred expansion. In the exact mode it also keeps, per
+/// row, the second-best value: when the gap between the two exceeds the
+/// worst-case rounding of both the expansion and the exact sum (a bound from
+/// the norms, see [`Centers::tie_slack`]), the best centre is also the exact
+/// nearest one and only its exact distance is computed; otherwise the row is
+/// ranked again exactly. So exact labels and distances are those of
+/// `Σ (x - c)²`, at nearly the speed of the expansion.
 #[inline(always)]
 fn nearest_blocked<F: Float, const FMA: bool, const EXACT: bool>(
     tile: &[F],
@@ -332,55 +406,68 @@ fn nearest_blocked<F: Float, const FMA: bool, const EXACT: bool>(
         }
         for (l, r) in rows.clone().enumerate() {
             for (f, v) in tile[r * d..(r + 1) * d].iter().enumerate() {
-                xg[f * BR + l] = if EXACT { *v } else { *v - c.mu[f] };
+                xg[f * BR + l] = *v - c.mu[f];
             }
         }
         let xs: &[[F; BR]] = as_fixed(&xg);
         let mut xn = [F::zero(); BR];
-        if !EXACT {
-            for xv in xs {
-                for l in 0..BR {
-                    xn[l] += xv[l] * xv[l];
-                }
+        for xv in xs {
+            for l in 0..BR {
+                xn[l] += xv[l] * xv[l];
             }
         }
         let mut best = [F::infinity(); BR];
+        let mut second = [F::infinity(); BR];
         let mut idx = [F::zero(); BR];
         for b in 0..blocks {
             let mut acc = [[F::zero(); BR]; BC];
-            if EXACT {
-                // Σ (x - c)² in feature order, unfused, as the scalar reference.
-                let cs: &[[F; BC]] = as_fixed(&c.packed_raw[b * d * BC..(b + 1) * d * BC]);
-                for (xv, cv) in xs.iter().zip(cs) {
-                    for (a, &cb) in acc.iter_mut().zip(cv) {
-                        sqdiff_lanes(a, xv, cb);
-                    }
-                }
-            } else {
-                for (cc, a) in acc.iter_mut().enumerate() {
-                    *a = [c.norms_mu[b * BC + cc]; BR];
-                }
-                let cs: &[[F; BC]] = as_fixed(&c.packed[b * d * BC..(b + 1) * d * BC]);
-                for (xv, cv) in xs.iter().zip(cs) {
-                    for (a, &cb) in acc.iter_mut().zip(cv) {
-                        fma_lanes::<F, FMA>(a, xv, cb);
-                    }
+            for (cc, a) in acc.iter_mut().enumerate() {
+                *a = [c.norms_mu[b * BC + cc]; BR];
+            }
+            let cs: &[[F; BC]] = as_fixed(&c.packed[b * d * BC..(b + 1) * d * BC]);
+            for (xv, cv) in xs.iter().zip(cs) {
+                for (a, &cb) in acc.iter_mut().zip(cv) {
+                    fma_lanes::<F, FMA>(a, xv, cb);
                 }
             }
             let mut jf = F::from_f64((b * BC) as f64);
             for a in &acc {
                 for l in 0..BR {
                     let lt = a[l] < best[l];
+                    if EXACT {
+                        // max(a, best) without NaN handling: a NaN `a` is ignored.
+                        let hi = if lt { best[l] } else { a[l] };
+                        second[l] = if hi < second[l] { hi } else { second[l] };
+                    }
                     best[l] = if lt { a[l] } else { best[l] };
                     idx[l] = if lt { jf } else { idx[l] };
                 }
                 jf += F::one();
             }
         }
+        if !EXACT {
+            for (l, r) in rows.enumerate() {
+                labels[r] = idx[l].index() as i32;
+                dists[r] = report::<F, false>(best[l], xn[l]);
+            }
+            continue;
+        }
         for (l, r) in rows.enumerate() {
-            let j = idx[l].index();
+            let x = &tile[r * d..(r + 1) * d];
+            let (j, dist) = if !(best[l].is_finite() && xn[l].is_finite()) {
+                (idx[l].index(), F::infinity())
+            } else if second[l] - best[l] > c.tie_slack(best[l], xn[l]) {
+                let j = idx[l].index();
+                (j, seq_dist(x, c.row(j)))
+            } else {
+                nearest_exact_row(x, c)
+            };
             labels[r] = j as i32;
-            dists[r] = report::<F, EXACT>(best[l], xn[l]);
+            dists[r] = if dist.is_finite() {
+                dist
+            } else {
+                F::infinity()
+            };
         }
     }
 }
@@ -720,6 +807,59 @@ mod tests {
                             }
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /// The exact modes give the labels and distance bits of the sequential
+    /// `Σ (x - c)²` with ties to the lowest index, also on exact ties
+    /// (duplicate centres, rows midway between two centres) and near-ties.
+    #[test]
+    fn exact_mode_is_the_sequential_sum_bit_for_bit() {
+        fn check<F: Float>(n: usize, d: usize, k: usize, offset: f64, tie_eps: f64) {
+            let mut centers: Vec<F> = data(k, d, 5, 10.0, offset)
+                .iter()
+                .map(|v| F::from_f64(v.round()))
+                .collect();
+            // Centre k-1 duplicates centre 1.
+            for f in 0..d {
+                centers[(k - 1) * d + f] = centers[d + f];
+            }
+            let mut tile: Vec<F> = data(n, d, 1, 10.0, offset)
+                .iter()
+                .map(|v| F::from_f64(*v))
+                .collect();
+            // Rows midway between centres 0 and 2 (exact on even sums), and
+            // rows nudged off the midpoint by `tie_eps`.
+            for i in 0..n / 3 {
+                for f in 0..d {
+                    let m = (centers[f].as_f64() + centers[2 * d + f].as_f64()) / 2.0;
+                    let nudge = tie_eps * ((i * 31 + f * 17) % 7) as f64 - 3.0 * tie_eps;
+                    tile[i * d + f] = F::from_f64(if i % 2 == 0 { m.round() } else { m + nudge });
+                }
+            }
+            let c = Centers::new(centers.clone(), k, d);
+            let (mut l, mut dd) = (vec![0; n], vec![F::zero(); n]);
+            nearest_dense(&tile, &c, &mut l, &mut dd, true);
+            for i in 0..n {
+                let x = &tile[i * d..(i + 1) * d];
+                let (mut bj, mut bd) = (0, F::infinity());
+                for j in 0..k {
+                    let v = seq_dist(x, c.row(j));
+                    if v < bd {
+                        (bj, bd) = (j, v);
+                    }
+                }
+                assert_eq!(l[i] as usize, bj, "row {i} d={d} k={k} offset={offset}");
+                assert_eq!(dd[i], bd, "row {i} d={d} k={k}");
+            }
+        }
+        for d in [2, 3, 9, 16, 33, 64] {
+            for k in [3, 5, 8, 17, 40] {
+                for offset in [0.0, 1e3] {
+                    check::<f64>(61, d, k, offset, 1e-9);
+                    check::<f32>(61, d, k, offset, 1e-3);
                 }
             }
         }
