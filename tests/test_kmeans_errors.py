@@ -198,6 +198,22 @@ def test_bad_sample_weight(X, weights, error, message):
         fitted.score(X, sample_weight=weights)
 
 
+def test_float64_weights_must_fit_float32_data(X):
+    # Checked before the cast: numpy's "overflow encountered in cast" (an
+    # error under filterwarnings=error) must not come first.
+    X32 = X.astype(np.float32)
+    too_large = r"sample_weight: values up to 1e\+300 .* float32"
+    with pytest.raises(ValueError, match=too_large):
+        KMeans(2).fit(X32, sample_weight=np.full(10, 1e300))
+    with pytest.raises(ValueError, match=too_large):
+        KMeans(2).fit(X32, sample_weight=1e300)
+    with pytest.raises(ValueError, match="every positive weight rounds to zero"):
+        KMeans(2).fit(X32, sample_weight=np.full(10, 1e-300))
+    # Tiny weights beside ordinary ones are fine (they round to zero).
+    w = np.r_[np.full(5, 1e-300), np.ones(5)]
+    assert KMeans(2, random_state=0).fit(X32, sample_weight=w).inertia_ >= 0
+
+
 def test_random_init_needs_k_rows_with_weight(X):
     w = np.zeros(10)
     w[3] = 1.0
@@ -230,6 +246,25 @@ def test_init_array_of_the_wrong_shape(X, shape, message):
 def test_init_callable_of_the_wrong_shape(X):
     with pytest.raises(ValueError, match="does not match the number of clusters"):
         KMeans(2, init=lambda X, k, random_state: X[:3]).fit(X)
+
+
+def test_init_beyond_float32_on_float32_data(X):
+    X32 = X.astype(np.float32)
+    big = np.full((2, 3), 1e300)
+    with pytest.raises(ValueError, match=r"^init: values up to .* float32"):
+        KMeans(2, init=big).fit(X32)
+    with pytest.raises(ValueError, match=r"^the centers returned by the init"):
+        KMeans(2, init=lambda X, k, random_state: big).fit(X32)
+    # Within float32's range, float64 centres are converted.
+    km = KMeans(2, init=X[:2].astype(np.float64)).fit(X32)
+    assert km.cluster_centers_.dtype == np.float32
+
+
+def test_float32_input_to_centres_beyond_float32(X):
+    fitted = KMeans(2, random_state=0).fit(X * 1e40)
+    for method in (fitted.predict, fitted.transform, fitted.score):
+        with pytest.raises(ValueError, match=r"cluster_centers_.*pass X as float64"):
+            method(X.astype(np.float32))
 
 
 @pytest.mark.parametrize("value", [np.nan, np.inf])

@@ -203,6 +203,52 @@ def test_kmeans_negative_or_nan_thresh_is_refused(thresh):
         kmeans(X, BOOK, thresh=thresh)
 
 
+@pytest.mark.parametrize("thresh", ["small", None, [1e-5], 1j])
+def test_kmeans_thresh_must_be_a_real_number(thresh):
+    with pytest.raises(TypeError, match="thresh must be a real number"):
+        kmeans(X, BOOK, thresh=thresh)
+
+
+def test_thresh_as_numpy_scalar_or_0d_array_is_accepted():
+    ours = kmeans(X, BOOK, thresh=np.float32(1e-5))
+    np.testing.assert_array_equal(ours[0], kmeans(X, BOOK, thresh=np.array(1e-5))[0])
+
+
+@pytest.mark.parametrize("k", [np.inf, -np.inf, np.nan])
+def test_non_finite_k_is_refused_by_name(k):
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        kmeans2(X, k, minit="points")
+    with pytest.raises(ValueError, match="k_or_guess"):
+        kmeans(X, k)
+
+
+@pytest.mark.parametrize("func", [kmeans, kmeans2])
+def test_iter_beyond_the_core_is_refused(func):
+    with pytest.raises(ValueError, match="iter must be at most"):
+        func(X, 2, iter=10**30)
+
+
+def test_a_scalar_is_refused():
+    for call in (
+        lambda: kmeans(np.float64(3.0), 1),
+        lambda: kmeans2(np.float64(3.0), 1, minit="points"),
+        lambda: whiten(3.0),
+    ):
+        with pytest.raises(ValueError, match="is a scalar"):
+            call()
+
+
+def test_whiten_leaves_a_constant_column_unchanged():
+    # 0.1 three times has a mean that rounds, so np.std gives 1.4e-17 and
+    # scipy returns 7e15; the column is constant: left as it is, with the
+    # zero-variance warning.
+    obs = np.array([[0.1, 1.0], [0.1, 2.0], [0.1, 4.0]])
+    with pytest.warns(RuntimeWarning, match="standard deviation zero"):
+        out = whiten(obs)
+    np.testing.assert_array_equal(out[:, 0], obs[:, 0])
+    np.testing.assert_array_equal(out[:, 1], svq.whiten(obs)[:, 1])
+
+
 def test_kmeans2_unknown_methods_are_refused():
     with pytest.raises(ValueError, match=r"Unknown init method 'bogus'.*'points'"):
         kmeans2(X, 2, minit="bogus")

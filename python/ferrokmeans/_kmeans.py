@@ -22,6 +22,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _core
 from ._validation import (
     as_core_input,
+    cast_in_range,
     check_int_param,
     check_sample_weight,
     resolve_n_threads,
@@ -240,8 +241,11 @@ class KMeans(
         return n_init
 
     def _check_centers(self, centers: Any, X: Any, what: str) -> np.ndarray[Any, Any]:
+        # float32 and float64 as given, other types as float64; cast to the
+        # dtype of X only after the checks, so that float64 centres beyond
+        # float32's range are refused by name, not turned into infinities.
         c: np.ndarray[Any, Any] = check_array(
-            centers, dtype=X.dtype, copy=False, order="C"
+            centers, dtype=[np.float64, np.float32], copy=False, order="C"
         )
         if c.shape[0] != self.n_clusters:
             raise ValueError(
@@ -253,7 +257,12 @@ class KMeans(
                 f"The shape of the initial centers {c.shape} does not match "
                 f"the number of features of the data {X.shape[1]}."
             )
-        return c
+        return cast_in_range(
+            c,
+            X.dtype,
+            what,
+            "pass X as float64, or initial centers within float32's range",
+        )
 
     def _validate_X(self, X: Any, reset: bool) -> Any:
         return validate_data(
@@ -338,7 +347,7 @@ class KMeans(
                     self._check_centers(
                         self.init(X, self.n_clusters, random_state=random_state),
                         X,
-                        "init callable",
+                        "the centers returned by the init callable",
                     ),
                     1,
                     0,
@@ -418,7 +427,12 @@ class KMeans(
     def _fitted_input(self, X: Any) -> tuple[Any, np.ndarray[Any, Any]]:
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        centers = np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype)
+        centers = cast_in_range(
+            self.cluster_centers_,
+            X.dtype,
+            "cluster_centers_ (fitted on float64 data)",
+            "pass X as float64, e.g. X.astype(np.float64)",
+        )
         return X, centers
 
     def predict(self, X: Any) -> Any:

@@ -15,6 +15,7 @@ import scipy.sparse as sp
 
 __all__ = [
     "as_core_input",
+    "cast_in_range",
     "check_int_param",
     "check_sample_weight",
     "resolve_n_threads",
@@ -85,20 +86,50 @@ def check_int_param(
         )
 
 
+def cast_in_range(
+    a: np.ndarray[Any, Any], dtype: np.dtype[Any], name: str, remedy: str
+) -> np.ndarray[Any, Any]:
+    """``a`` as a C-contiguous array of ``dtype``, refusing finite values that
+    the cast would turn into infinity (float64 beyond float32's range), with a
+    ``ValueError`` that names ``name`` and says ``remedy``.
+
+    Without this, numpy warns "overflow encountered in cast" and the core
+    then blames an infinity that the user never passed.
+    """
+    dtype = np.dtype(dtype)
+    if (
+        dtype.kind == "f"
+        and a.dtype.kind == "f"
+        and a.dtype.itemsize > dtype.itemsize
+        and a.size
+    ):
+        largest = float(np.max(np.abs(a)))
+        limit = float(np.finfo(dtype).max)
+        if largest > limit:  # False for NaN: finiteness is checked elsewhere
+            raise ValueError(
+                f"{name}: values up to {largest:.4g} are too large for "
+                f"{dtype.name}, the dtype of X (at most {limit:.4g}); {remedy}"
+            )
+    return np.ascontiguousarray(a, dtype=dtype)
+
+
 def check_sample_weight(
     sample_weight: Any, n_samples: int, dtype: np.dtype[Any]
 ) -> np.ndarray[Any, Any] | None:
     """Validate ``sample_weight`` for ``n_samples`` rows as an array of ``dtype``.
 
     ``None`` stays ``None`` (the core then weighs every row 1 without
-    allocating). Weights must be finite and non-negative with a positive sum.
+    allocating). Weights must be finite and non-negative with a positive sum,
+    and representable in ``dtype`` (float64 weights of float32 data must not
+    overflow float32, nor all underflow to zero).
     """
     if sample_weight is None:
         return None
     if isinstance(sample_weight, numbers.Number) and not isinstance(
         sample_weight, bool
     ):
-        sample_weight = np.full(n_samples, sample_weight, dtype=dtype)
+        # In its own dtype: the range check below applies to it too.
+        sample_weight = np.full(n_samples, sample_weight)
     w = np.asarray(sample_weight)
     if w.dtype.kind not in "biuf":
         raise TypeError(
@@ -113,8 +144,8 @@ def check_sample_weight(
             f"sample_weight.shape == ({w.shape[0]},), expected ({n_samples},)! "
             "Pass one weight per sample."
         )
-    w = np.ascontiguousarray(w, dtype=dtype)
-    if not np.all(np.isfinite(w)):
+    # Checked in the caller's dtype, before the cast can overflow.
+    if w.dtype.kind == "f" and not np.all(np.isfinite(w)):
         raise ValueError("sample_weight contains NaN or infinity; pass finite weights")
     if np.any(w < 0):
         raise ValueError(
@@ -125,7 +156,14 @@ def check_sample_weight(
             "Sample weights must contain at least one non-zero number; "
             "all weights are zero"
         )
-    return w
+    remedy = "scale the weights (only their ratios matter) or pass X as float64"
+    cast = cast_in_range(w, dtype, "sample_weight", remedy)
+    if not np.any(cast > 0):
+        raise ValueError(
+            f"sample_weight has no weight large enough for {np.dtype(dtype).name} "
+            f"(the dtype of X): every positive weight rounds to zero; {remedy}"
+        )
+    return cast
 
 
 def as_core_input(X: Any) -> Any:

@@ -24,7 +24,7 @@ import numpy as np
 from scipy.spatial.distance import cdist
 
 from . import _core
-from ._validation import resolve_n_threads
+from ._validation import _MAX_INT, resolve_n_threads
 
 __all__ = ["ClusterError", "kmeans", "kmeans2", "vq", "whiten"]
 
@@ -90,6 +90,27 @@ def _check_finite(a: _Array, name: str) -> None:
         )
 
 
+def _not_finite(name: str) -> ValueError:
+    """The error for NaN or infinity found in ``name`` although the caller
+    skipped the up-front scan (``check_finite=False``)."""
+    return ValueError(
+        f"{name} contains NaN or infinity; remove them, or impute them before "
+        "clustering (check_finite=False skips only the up-front scan)"
+    )
+
+
+def _check_small_finite(a: _Array, name: str, check_finite: bool) -> None:
+    """A code book or guess is small: scan it even with ``check_finite=False``,
+    so that an error names it rather than the core's "initial centers"."""
+    if check_finite:
+        _check_finite(a, name)
+    elif a.dtype.kind == "f" and not np.isfinite(a).all():
+        raise ValueError(
+            f"{name} contains NaN or infinity; pass a code book of finite values "
+            "(code books are checked even with check_finite=False)"
+        )
+
+
 def _work_dtype(dtype: np.dtype[Any], name: str) -> np.dtype[Any]:
     """The dtype the core computes in: float32 and float64 stay as they are,
     integers become float64; other floats are refused, as scipy does."""
@@ -104,10 +125,16 @@ def _work_dtype(dtype: np.dtype[Any], name: str) -> np.dtype[Any]:
 
 
 def _check_rank(a: _Array, name: str) -> None:
+    """Refuse anything but a 1-D or 2-D array: a scalar is not a data set."""
     if a.ndim > 2:
         raise ValueError(
             f"Input of rank > 2 is not supported: {name} has shape {a.shape}; "
             "pass a 2-D array (one observation per row) or a 1-D array"
+        )
+    if a.ndim == 0:
+        raise ValueError(
+            f"{name} is a scalar (a 0-d array); pass a 2-D array (one "
+            "observation per row) or a 1-D array of observations"
         )
 
 
@@ -120,7 +147,39 @@ def _check_iter(iter: Any, what: str) -> int:
         ) from None
     if n < 1:
         raise ValueError(f"iter must be at least 1, got {iter} ({what})")
+    if n > _MAX_INT:
+        # The core counts in 64-bit integers; and no run that long would end.
+        raise ValueError(f"iter must be at most {_MAX_INT}, got {iter} ({what})")
     return n
+
+
+def _check_thresh(thresh: Any) -> float:
+    """``thresh`` as a float: a real number >= 0 (NaN refused)."""
+    if (
+        isinstance(thresh, np.ndarray)
+        and thresh.ndim == 0
+        and thresh.dtype.kind in "biuf"
+    ):
+        thresh = thresh.item()
+    if not isinstance(thresh, numbers.Real):
+        raise TypeError(
+            f"thresh must be a real number >= 0, got {thresh!r} of type "
+            f"{type(thresh).__name__}"
+        )
+    value = float(thresh)
+    if not value >= 0:
+        raise ValueError(f"thresh must be a number >= 0, got {thresh!r}")
+    return value
+
+
+def _scalar_k(value: Any, name: str) -> int:
+    """A scalar cluster count as an int; NaN and infinity refused by name."""
+    if not np.isfinite(value):
+        raise ValueError(
+            f"{name} must be a positive integer number of clusters or an array "
+            f"of initial codes, got {value}"
+        )
+    return int(value)
 
 
 def _as_2d(a: _Array, dtype: np.dtype[Any]) -> _Array:
@@ -319,7 +378,26 @@ def whiten(obs: Any, check_finite: bool | None = None) -> _Array:
     TypeError
         If ``obs`` is not an array of real numbers (e.g. complex, bool, str).
     ValueError
-        If ``check_finite`` and ``obs`` contains NaN or infinity.
+        If ``obs`` contains NaN or infinity (whatever ``check_finite``), or is
+        not a 1-D or 2-D array.
+
+    Notes
+    -----
+    Differences from scipy, all where scipy returns garbage:
+
+    - NaN or infinity raises ``ValueError`` even with ``check_finite=False``
+      (scipy returns NaN columns); the flag only silences the warning.
+    - A column whose values are all equal is left unchanged even when the
+      rounding of its mean gives it a tiny non-zero standard deviation
+      (scipy divides by that and returns values near 1e16).
+    - Values so large that their squares overflow, or so small (denormal)
+      that their squares underflow, are whitened correctly: the standard
+      deviation of such a column is computed on the column divided by its
+      largest absolute value (scipy returns zeros, or the column unchanged
+      with a warning). Ordinary columns are computed exactly as in scipy.
+    - An empty ``obs`` gives an empty result without warnings, and 0-d or
+      rank > 2 input is refused (scipy raises ``AxisError`` on a scalar, and
+      whitens each column of a rank-3 array).
 
     Examples
     --------
@@ -336,19 +414,49 @@ def whiten(obs: Any, check_finite: bool | None = None) -> _Array:
     if check_finite is None:
         check_finite = True
     obs = _as_real_array(obs, "obs")
-    if check_finite:
-        _check_finite(obs, "obs")
-    std_dev = np.std(obs, axis=0)
-    zero_std = std_dev == 0
-    std_dev = np.where(zero_std, 1.0, std_dev)
-    if check_finite and np.any(zero_std):
+    _check_rank(obs, "obs")
+    # The dtype of scipy's result: that of np.std.
+    dtype = obs.dtype if obs.dtype.kind == "f" else np.dtype(np.float64)
+    if obs.shape[0] == 0:
+        # np.std would warn and give NaN; there is nothing to scale.
+        empty: _Array = obs.astype(dtype)
+        return empty
+    # Per column, 1-D obs being one column. NaN propagates through min and
+    # max, and infinity shows in one of them: this scan is also the check
+    # for non-finite values, made whatever check_finite says.
+    lo = np.atleast_1d(np.min(obs, axis=0))
+    hi = np.atleast_1d(np.max(obs, axis=0))
+    if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
+        if check_finite:
+            _check_finite(obs, "obs")  # scipy's message
+        raise _not_finite("obs")
+    constant = lo == hi
+    # scipy's computation, kept bit for bit for ordinary columns.
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        std_dev = np.atleast_1d(np.std(obs, axis=0))
+    # Squares of deviations that overflow give inf or NaN; squares that
+    # underflow (deviations below sqrt(tiny), ~1e-154 in float64, ~1e-19 in
+    # float32) lose their precision or vanish. Such columns are redone.
+    small = np.sqrt(np.finfo(std_dev.dtype).tiny)
+    redo = ~constant & ~(np.isfinite(std_dev) & (std_dev >= small))
+    std_dev = np.where(constant | redo, 1.0, std_dev)
+    if check_finite and np.any(constant):
         warnings.warn(
             "Some columns have standard deviation zero. "
             "The values of these columns will not change.",
             RuntimeWarning,
             stacklevel=2,
         )
-    whitened: _Array = obs / std_dev
+    whitened: _Array = obs / (std_dev if obs.ndim == 2 else std_dev[0])
+    if np.any(redo):
+        # Whitening is scale invariant: divide each such column by its
+        # largest absolute value (into [-1, 1], where the squares of the
+        # deviations neither overflow nor underflow), then by the standard
+        # deviation of the result.
+        w2 = whitened if whitened.ndim == 2 else whitened[:, np.newaxis]
+        cols = (obs if obs.ndim == 2 else obs[:, np.newaxis])[:, redo].astype(dtype)
+        scaled = cols / np.maximum(np.abs(lo[redo]), np.abs(hi[redo])).astype(dtype)
+        w2[:, redo] = scaled / np.std(scaled, axis=0)
     return whitened
 
 
@@ -394,8 +502,9 @@ def vq(obs: Any, code_book: Any, check_finite: bool = True) -> tuple[_Array, _Ar
     -----
     Unlike scipy, NaN or infinity in ``obs`` raises ``ValueError`` even with
     ``check_finite=False`` (scipy then returns codes read from uninitialised
-    memory); the flag only skips the up-front scan. An empty ``obs`` gives
-    empty results, as in scipy.
+    memory); the flag only skips the up-front scan of ``obs`` (the code book,
+    small, is always scanned). An empty ``obs`` gives empty results, as in
+    scipy.
 
     Examples
     --------
@@ -413,8 +522,7 @@ def vq(obs: Any, code_book: Any, check_finite: bool = True) -> tuple[_Array, _Ar
     if check_finite:
         _check_finite(obs, "obs")
     code_book = _as_real_array(code_book, "code_book")
-    if check_finite:
-        _check_finite(code_book, "code_book")
+    _check_small_finite(code_book, "code_book", check_finite)
     # scipy's compiled vq treats a scalar as one 1-D observation (or code).
     obs, code_book = np.atleast_1d(obs), np.atleast_1d(code_book)
     _check_rank(obs, "obs")
@@ -499,10 +607,11 @@ def kmeans(
         If an input is not an array of real numbers, or ``rng``/``seed`` are
         both given.
     ValueError
-        If an input contains NaN or infinity, is empty or of rank > 2, ``k``
-        is not a positive integer or exceeds the number of observations, the
-        guess does not match ``obs``, ``iter < 1`` or ``thresh`` is negative
-        or NaN.
+        If an input contains NaN or infinity, is empty, a scalar or of rank
+        > 2, ``k`` is not a positive integer or exceeds the number of
+        observations, the guess does not match ``obs``, ``iter`` is below 1
+        or above 2**62, or ``thresh`` is negative or NaN (``TypeError`` if it
+        is not a real number).
 
     Notes
     -----
@@ -540,11 +649,9 @@ def kmeans(
     if check_finite:
         _check_finite(obs, "obs")
     guess = _as_real_array(k_or_guess, "k_or_guess")
-    if check_finite:
-        _check_finite(guess, "k_or_guess")
+    _check_small_finite(guess, "k_or_guess", check_finite)
     n_starts = _check_iter(iter, "the number of random starts")
-    if not thresh >= 0:
-        raise ValueError(f"thresh must be a number >= 0, got {thresh!r}")
+    thresh = _check_thresh(thresh)
     _check_rank(obs, "obs")
     dtype = _work_dtype(obs.dtype, "obs")
     if obs.size == 0:
@@ -563,11 +670,11 @@ def kmeans(
         if guess.shape[0] == 0:
             raise ValueError(f"Asked for 0 clusters. Initial book was {guess}")
         return finish(
-            *_core.kmeans_refine(data, _as_2d(guess, dtype), float(thresh), n_threads)
+            *_core.kmeans_refine(data, _as_2d(guess, dtype), thresh, n_threads)
         )
 
     value = guess.item()
-    k = int(value)
+    k = _scalar_k(value, "k_or_guess")
     if k != value:
         raise ValueError(
             f"If k_or_guess is a scalar, it must be an integer, got {value!r}."
@@ -583,7 +690,10 @@ def kmeans(
     best: tuple[_Array, float] | None = None
     for _ in range(n_starts):
         start = _kpoints(data, k, rng)
-        book, distortion = _core.kmeans_refine(data, start, float(thresh), n_threads)
+        if not check_finite and not np.isfinite(start).all():
+            # Not "the initial centers": the user gave none.
+            raise _not_finite("obs")
+        book, distortion = _core.kmeans_refine(data, start, thresh, n_threads)
         if best is None or distortion < best[1]:
             best = (book, distortion)
     assert best is not None  # n_starts >= 1
@@ -658,10 +768,11 @@ def kmeans2(
         If an input is not an array of real numbers, or ``rng``/``seed`` are
         both given.
     ValueError
-        If an input contains NaN or infinity, is empty or of rank > 2, ``k``
-        is not positive, the initial code book does not match ``data``,
-        ``minit='points'`` asks for more codes than observations, or
-        ``iter``, ``minit`` or ``missing`` is invalid.
+        If an input contains NaN or infinity, is empty, a scalar or of rank
+        > 2, ``k`` is not positive or not finite, the initial code book does
+        not match ``data``, ``minit='points'`` asks for more codes than
+        observations, or ``iter`` (below 1 or above 2**62), ``minit`` or
+        ``missing`` is invalid.
     numpy.linalg.LinAlgError
         With ``minit='random'``, if the covariance of the data is singular
         (as in scipy).
@@ -721,11 +832,10 @@ def kmeans2(
                 "or (k,) for 1-D data"
             )
         _check_code_book(code_book, data, "k", "data")
-        if check_finite:
-            _check_finite(code_book, "k")
+        _check_small_finite(code_book, "k", check_finite)
     else:
         value = code_book.item()
-        nc = int(value)
+        nc = _scalar_k(value, "k")
         if nc < 1:
             raise ValueError(
                 f"Cannot ask kmeans2 for {nc} clusters (k was {value}); "
@@ -740,9 +850,18 @@ def kmeans2(
                 f"Unknown init method {minit!r}; use one of 'random', 'points', "
                 "'++' or 'matrix'"
             ) from None
-        with np.errstate(over="ignore", invalid="ignore"):
-            code_book = init(data, nc, _check_random_state(rng))
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                code_book = init(data, nc, _check_random_state(rng))
+        except (ValueError, np.linalg.LinAlgError):
+            # With check_finite=False, the cause may be NaN or infinity in
+            # the data: say so rather than blame the init or an overflow.
+            if not check_finite and not np.isfinite(data).all():
+                raise _not_finite("data") from None
+            raise
         if not np.all(np.isfinite(code_book)):
+            if not check_finite and not np.isfinite(data).all():
+                raise _not_finite("data")
             raise ValueError(
                 f"minit={minit!r} produced a non-finite initial code book: the "
                 "data's values are so large that their squares overflow; rescale "
