@@ -225,7 +225,7 @@ def test_get_and_set_params():
     km = KMeans()
     params = km.get_params()
     assert params == {
-        "algorithm": "lloyd",
+        "algorithm": "auto",
         "copy_x": True,
         "init": "k-means++",
         "max_iter": 300,
@@ -243,6 +243,19 @@ def test_get_and_set_params():
 
 def test_elkan_gives_the_lloyd_result(data):
     _same_bits(_km(algorithm="elkan").fit(data), _km(algorithm="lloyd").fit(data))
+
+
+@pytest.mark.parametrize("algorithm", ["elkan", "hamerly", "auto"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("tol", [0.0, 1e-4])
+def test_every_algorithm_gives_lloyd_s_result_bit_for_bit(algorithm, dtype, tol):
+    # 20 features and 40 clusters: 'auto' runs the bound-based algorithm too.
+    X = make_blobs(4000, 20, 25, spread=3.0, seed=7).astype(dtype)
+    w = np.random.default_rng(1).uniform(0.5, 2.0, len(X)).astype(dtype)
+    for kwargs in ({}, {"sample_weight": w}):
+        got = KMeans(40, algorithm=algorithm, tol=tol, random_state=3).fit(X, **kwargs)
+        ref = KMeans(40, algorithm="lloyd", tol=tol, random_state=3).fit(X, **kwargs)
+        _same_bits(got, ref)
 
 
 def test_environment_variable_sets_the_thread_count(data, monkeypatch):

@@ -136,7 +136,8 @@ def test_n_clusters_larger_than_n_samples(X):
         (
             {"algorithm": "fast"},
             ValueError,
-            r"'algorithm' parameter of KMeans must be a str among \{'lloyd', 'elkan'\}",
+            r"'algorithm' parameter of KMeans must be a str among "
+            r"\{'lloyd', 'elkan', 'hamerly', 'auto'\}",
         ),
         ({"algorithm": None}, ValueError, "'algorithm' parameter"),
         (

@@ -131,7 +131,7 @@ def _max_gap_while(call) -> tuple[float, float]:
 _BIG = np.random.default_rng(2).random((400_000, 16))
 _INIT = _BIG[:256].copy()
 _FITTED = KMeans(256, init=_INIT, max_iter=2).fit(_BIG[:5000])
-# transform writes n × k distances: a smaller problem keeps that to 100 MB.
+# transform writes n x k distances: a smaller problem keeps that to 100 MB.
 _FITTED_SMALL = KMeans(128, init=_INIT[:128], max_iter=2).fit(_BIG[:5000])
 
 

@@ -58,6 +58,7 @@ def fit(
     seed: int,
     n_threads: int,
     callback: _Callback | None = None,
+    algorithm: str = "lloyd",  # "lloyd", "elkan", "hamerly" or "auto"
 ) -> tuple[_FloatArray, _Labels, float, int, bool]:
     """Returns (centers, labels, inertia, n_iter, converged) of the best of
     ``n_init`` runs."""

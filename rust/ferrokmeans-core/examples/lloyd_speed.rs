@@ -1,13 +1,19 @@
 //! Times Lloyd iterations on synthetic data: `cargo run --release --example
-//! lloyd_speed -- N D K THREADS [f32|f64]`. For profiling the kernels; the
+//! lloyd_speed -- N D K THREADS [f32|f64] [lloyd|hamerly|auto]`. For profiling the kernels; the
 //! comparisons against other libraries live in `benchmarks/`.
 
 use std::time::Instant;
 
-use ferrokmeans_core::{fit, Data, Init, KMeansParams};
+use ferrokmeans_core::{fit, Algorithm, Data, Init, KMeansParams};
 use ndarray::Array2;
 
-fn run<F: ferrokmeans_core::Float>(n: usize, d: usize, k: usize, threads: usize) {
+fn run<F: ferrokmeans_core::Float>(
+    n: usize,
+    d: usize,
+    k: usize,
+    threads: usize,
+    algorithm: Algorithm,
+) {
     let mut state = 12345u64;
     let x = Array2::from_shape_fn((n, d), |_| {
         state = state
@@ -20,7 +26,8 @@ fn run<F: ferrokmeans_core::Float>(n: usize, d: usize, k: usize, threads: usize)
         .init(Init::Centers(init))
         .max_iter(10)
         .tol(0.0)
-        .n_threads(threads);
+        .n_threads(threads)
+        .algorithm(algorithm);
     // The machine is shared: report the fastest of several repeats, in
     // wall time and in CPU time of this thread (which other processes
     // barely disturb; it is the whole work when threads = 1, since a
@@ -34,7 +41,7 @@ fn run<F: ferrokmeans_core::Float>(n: usize, d: usize, k: usize, threads: usize)
         best_cpu = best_cpu.min((thread_cpu_seconds() - c) / per);
     }
     println!(
-        "n={n} d={d} k={k} threads={threads} {}: {:.3} ms/iteration wall, {:.3} ms CPU of the calling thread (best of 7)",
+        "n={n} d={d} k={k} threads={threads} {} {algorithm:?}: {:.3} ms/iteration wall, {:.3} ms CPU of the calling thread (best of 7)",
         std::any::type_name::<F>(),
         best * 1e3,
         best_cpu * 1e3
@@ -54,9 +61,14 @@ fn main() {
     let a: Vec<String> = std::env::args().collect();
     let get = |i: usize, def: usize| a.get(i).and_then(|s| s.parse().ok()).unwrap_or(def);
     let (n, d, k, t) = (get(1, 1_000_000), get(2, 2), get(3, 16), get(4, 1));
+    let algorithm = match a.get(6).map(|s| s.as_str()) {
+        Some("hamerly") => Algorithm::Hamerly,
+        Some("auto") => Algorithm::Auto,
+        _ => Algorithm::Lloyd,
+    };
     if a.get(5).map(|s| s.as_str()) == Some("f64") {
-        run::<f64>(n, d, k, t)
+        run::<f64>(n, d, k, t, algorithm)
     } else {
-        run::<f32>(n, d, k, t)
+        run::<f32>(n, d, k, t, algorithm)
     }
 }

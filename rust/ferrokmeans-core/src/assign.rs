@@ -28,7 +28,7 @@ pub struct Partial {
 }
 
 impl Partial {
-    fn zero(k: usize, d: usize, with_sums: bool) -> Self {
+    pub(crate) fn zero(k: usize, d: usize, with_sums: bool) -> Self {
         Partial {
             sums: if with_sums {
                 vec![0.0; k * d]
@@ -110,7 +110,7 @@ fn scan_block<F: Float>(
 /// `Σ w_i · dist_i` over a tile in f64, with four accumulators (a fixed
 /// order) so the additions do not wait on one another.
 #[inline]
-fn weighted_sum<F: Float>(dists: &[F], w: Option<&[F]>) -> f64 {
+pub(crate) fn weighted_sum<F: Float>(dists: &[F], w: Option<&[F]>) -> f64 {
     let mut acc = [0f64; 4];
     match w {
         None => {
@@ -165,7 +165,7 @@ fn accumulate_fixed<F: Float, const D: usize>(
     }
 }
 
-fn accumulate_dense<F: Float>(
+pub(crate) fn accumulate_dense<F: Float>(
     tile: &[F],
     d: usize,
     labels: &[i32],

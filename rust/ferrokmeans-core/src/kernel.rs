@@ -31,6 +31,25 @@ const BC: usize = 8;
 /// that the running minima form independent dependency chains.
 const LANES: usize = 32;
 
+/// Kernel modes. `RANK`: labels by the centred expansion (Lloyd
+/// iterations), distances within its rounding. `EXACT`: labels and
+/// distances of the exact `Σ (x - c)²`. `BOUNDS`: labels as `RANK`, and per
+/// row the best and second-best expansion values and `‖x - μ‖²`, from
+/// which the bound-based algorithms derive guaranteed distance bounds.
+pub(crate) const RANK: u8 = 0;
+pub(crate) const EXACT: u8 = 1;
+pub(crate) const BOUNDS: u8 = 2;
+
+/// Where a kernel writes, one entry per row. `second` and `xn` are only
+/// written in the `BOUNDS` mode (and may be empty otherwise); in that mode
+/// `dists` receives the best expansion value itself.
+pub(crate) struct Out<'a, F> {
+    pub labels: &'a mut [i32],
+    pub dists: &'a mut [F],
+    pub second: &'a mut [F],
+    pub xn: &'a mut [F],
+}
+
 /// `k` centres of `d` features, row-major, with what the kernels need
 /// precomputed once per pass: squared norms (sparse kernel); the mean `μ`;
 /// `-2(c - μ)` row-major (small `d`) and packed in blocks of [`BC`] centres
@@ -112,6 +131,18 @@ impl<F: Float> Centers<F> {
     /// Centre `j`.
     pub fn row(&self, j: usize) -> &[F] {
         &self.data[j * self.d..(j + 1) * self.d]
+    }
+
+    /// `‖c_j - μ‖²`.
+    pub(crate) fn norm_mu(&self, j: usize) -> f64 {
+        self.norms_mu[j].as_f64()
+    }
+
+    /// The expansion's error coefficient `(d + 4)u` and `2 max ‖c - μ‖²`:
+    /// every expansion value is within `(d + 4)u (2 max ‖c - μ‖² + ‖x - μ‖²)`
+    /// of `‖x - c‖² - ‖x - μ‖²` (see [`Centers::tie_slack`]).
+    pub(crate) fn expansion_error(&self) -> (f64, f64) {
+        (self.err_expansion, self.twice_max_norm_mu)
     }
 
     /// How far apart the best and second-best expansion values `g` of a
@@ -200,8 +231,11 @@ fn madd<F: Float, const FMA: bool>(a: F, b: F, acc: F) -> F {
 /// clamped at 0. `+inf` when the ranking was not finite (NaN or infinity in
 /// the row, or overflowing squares).
 #[inline(always)]
-fn report<F: Float, const EXACT: bool>(g: F, x_norm_mu: F) -> F {
-    let v = if EXACT { g } else { g + x_norm_mu };
+fn report<F: Float, const MODE: u8>(g: F, x_norm_mu: F) -> F {
+    if MODE == BOUNDS {
+        return g;
+    }
+    let v = if MODE == EXACT { g } else { g + x_norm_mu };
     let v = if v < F::zero() { F::zero() } else { v };
     // Written as a comparison so that it vectorises (false for NaN).
     if g.abs() < F::infinity() {
@@ -213,19 +247,26 @@ fn report<F: Float, const EXACT: bool>(g: F, x_norm_mu: F) -> F {
 
 /// The small-`d` lane kernel for `D` features.
 #[inline(always)]
-fn nearest_lanes<F: Float, const D: usize, const FMA: bool, const EXACT: bool>(
+fn nearest_lanes<F: Float, const D: usize, const FMA: bool, const MODE: u8>(
     tile: &[F],
     c: &Centers<F>,
-    labels: &mut [i32],
-    dists: &mut [F],
+    out: &mut Out<'_, F>,
 ) {
     let xs: &[[F; D]] = as_fixed(tile);
-    for ((xb, lb), db) in xs
-        .chunks(2 * HALF)
-        .zip(labels.chunks_mut(2 * HALF))
-        .zip(dists.chunks_mut(2 * HALF))
-    {
-        lanes_group::<F, D, FMA, EXACT>(xb, c, lb, db);
+    for (g, xb) in xs.chunks(LANES).enumerate() {
+        let r = g * LANES..g * LANES + xb.len();
+        let bounds = MODE == BOUNDS;
+        let mut group = Out {
+            labels: &mut out.labels[r.clone()],
+            dists: &mut out.dists[r.clone()],
+            second: if bounds {
+                &mut out.second[r.clone()]
+            } else {
+                &mut []
+            },
+            xn: if bounds { &mut out.xn[r] } else { &mut [] },
+        };
+        lanes_group::<F, D, FMA, MODE>(xb, c, &mut group);
     }
 }
 
@@ -234,11 +275,23 @@ fn nearest_lanes<F: Float, const D: usize, const FMA: bool, const EXACT: bool>(
 /// that the running minima stay in registers.
 const HALF: usize = LANES / 2;
 
-/// Updates the running minimum of one half-group with centre value `g`.
+/// Updates the running minimum (and with `SECOND` the runner-up) of one
+/// half-group with centre value `g`.
 #[inline(always)]
-fn keep_min<F: Float>(g: &[F; HALF], best: &mut [F; HALF], idx: &mut [F; HALF], jf: F) {
+fn keep_min<F: Float, const SECOND: bool>(
+    g: &[F; HALF],
+    best: &mut [F; HALF],
+    second: &mut [F; HALF],
+    idx: &mut [F; HALF],
+    jf: F,
+) {
     for l in 0..HALF {
         let lt = g[l] < best[l];
+        if SECOND {
+            // max(g, best) without NaN handling: a NaN `g` is ignored.
+            let hi = if lt { best[l] } else { g[l] };
+            second[l] = if hi < second[l] { hi } else { second[l] };
+        }
         best[l] = if lt { g[l] } else { best[l] };
         idx[l] = if lt { jf } else { idx[l] };
     }
@@ -248,12 +301,13 @@ fn keep_min<F: Float>(g: &[F; HALF], best: &mut [F; HALF], idx: &mut [F; HALF], 
 /// of a last, short group are zeros whose results are dropped, so every row
 /// is ranked by the same operations wherever it sits.
 #[inline(always)]
-fn lanes_group<F: Float, const D: usize, const FMA: bool, const EXACT: bool>(
+fn lanes_group<F: Float, const D: usize, const FMA: bool, const MODE: u8>(
     xb: &[[F; D]],
     c: &Centers<F>,
-    lb: &mut [i32],
-    db: &mut [F],
+    out: &mut Out<'_, F>,
 ) {
+    let exact = MODE == EXACT;
+    let bounds = MODE == BOUNDS;
     let m: &[[F; D]] = as_fixed(&c.neg2);
     let cs: &[[F; D]] = as_fixed(&c.data);
     let mu: &[F; D] = c.mu.as_slice().try_into().expect("D features");
@@ -274,7 +328,7 @@ fn lanes_group<F: Float, const D: usize, const FMA: bool, const EXACT: bool>(
         for f in 0..D {
             for l in 0..HALF {
                 let v = rows[h * HALF + l][f];
-                x[h][f][l] = if EXACT { v } else { v - mu[f] };
+                x[h][f][l] = if exact { v } else { v - mu[f] };
             }
         }
     }
@@ -289,17 +343,19 @@ fn lanes_group<F: Float, const D: usize, const FMA: bool, const EXACT: bool>(
     let [x0, x1] = &x;
     let mut best0 = [F::infinity(); HALF];
     let mut best1 = [F::infinity(); HALF];
+    let mut second0 = [F::infinity(); HALF];
+    let mut second1 = [F::infinity(); HALF];
     // The index is kept as a float of the lane width so that the select
     // vectorises with the comparison mask (exact for k < 2^24).
     let mut idx0 = [F::zero(); HALF];
     let mut idx1 = [F::zero(); HALF];
     let mut jf = F::zero();
     for ((mj, nj), cj) in m.iter().zip(&c.norms_mu).zip(cs) {
-        let mut g0 = [if EXACT { F::zero() } else { *nj }; HALF];
+        let mut g0 = [if exact { F::zero() } else { *nj }; HALF];
         let mut g1 = g0;
         for f in 0..D {
             for l in 0..HALF {
-                if EXACT {
+                if exact {
                     // Σ (x - c)² in feature order, unfused: the same bits as
                     // the scalar reference (and scipy's vq).
                     let (t0, t1) = (x0[f][l] - cj[f], x1[f][l] - cj[f]);
@@ -311,8 +367,13 @@ fn lanes_group<F: Float, const D: usize, const FMA: bool, const EXACT: bool>(
                 }
             }
         }
-        keep_min(&g0, &mut best0, &mut idx0, jf);
-        keep_min(&g1, &mut best1, &mut idx1, jf);
+        if bounds {
+            keep_min::<F, true>(&g0, &mut best0, &mut second0, &mut idx0, jf);
+            keep_min::<F, true>(&g1, &mut best1, &mut second1, &mut idx1, jf);
+        } else {
+            keep_min::<F, false>(&g0, &mut best0, &mut second0, &mut idx0, jf);
+            keep_min::<F, false>(&g1, &mut best1, &mut second1, &mut idx1, jf);
+        }
         jf += F::one();
     }
     let (best, idx) = ([best0, best1], [idx0, idx1]);
@@ -321,12 +382,17 @@ fn lanes_group<F: Float, const D: usize, const FMA: bool, const EXACT: bool>(
     for h in 0..2 {
         for l in 0..HALF {
             lab[h * HALF + l] = idx[h][l].to_i32();
-            dist[h * HALF + l] = report::<F, EXACT>(best[h][l], xn[h][l]);
+            dist[h * HALF + l] = report::<F, MODE>(best[h][l], xn[h][l]);
         }
     }
-    let n = lb.len();
-    lb.copy_from_slice(&lab[..n]);
-    db.copy_from_slice(&dist[..n]);
+    let n = out.labels.len();
+    out.labels.copy_from_slice(&lab[..n]);
+    out.dists.copy_from_slice(&dist[..n]);
+    if bounds {
+        let (s, x) = ([second0, second1].concat(), xn.concat());
+        out.second.copy_from_slice(&s[..n]);
+        out.xn.copy_from_slice(&x[..n]);
+    }
 }
 
 /// `acc[l] += x[l] · c` for every lane.
@@ -340,7 +406,7 @@ fn fma_lanes<F: Float, const FMA: bool>(acc: &mut [F; BR], x: &[F; BR], c: F) {
 /// `Σ (x - c)²` in feature order, unfused: the exact distance whose bits
 /// every reported distance has (the same as scipy's `vq`).
 #[inline(always)]
-fn seq_dist<F: Float>(x: &[F], c: &[F]) -> F {
+pub(crate) fn seq_dist<F: Float>(x: &[F], c: &[F]) -> F {
     let mut s = F::zero();
     for (a, b) in x.iter().zip(c) {
         let t = *a - *b;
@@ -388,12 +454,18 @@ fn nearest_exact_row<F: Float>(x: &[F], c: &Centers<F>) -> (usize, F) {
 /// ranked again exactly. So exact labels and distances are those of
 /// `Σ (x - c)²`, at nearly the speed of the expansion.
 #[inline(always)]
-fn nearest_blocked<F: Float, const FMA: bool, const EXACT: bool>(
+fn nearest_blocked<F: Float, const FMA: bool, const MODE: u8>(
     tile: &[F],
     c: &Centers<F>,
-    labels: &mut [i32],
-    dists: &mut [F],
+    out: &mut Out<'_, F>,
 ) {
+    let (exact, bounds) = (MODE == EXACT, MODE == BOUNDS);
+    let Out {
+        labels,
+        dists,
+        second: second_out,
+        xn: xn_out,
+    } = out;
     let d = c.d;
     let n = labels.len();
     let blocks = c.packed.len() / (d * BC);
@@ -434,7 +506,7 @@ fn nearest_blocked<F: Float, const FMA: bool, const EXACT: bool>(
             for a in &acc {
                 for l in 0..BR {
                     let lt = a[l] < best[l];
-                    if EXACT {
+                    if exact || bounds {
                         // max(a, best) without NaN handling: a NaN `a` is ignored.
                         let hi = if lt { best[l] } else { a[l] };
                         second[l] = if hi < second[l] { hi } else { second[l] };
@@ -445,10 +517,14 @@ fn nearest_blocked<F: Float, const FMA: bool, const EXACT: bool>(
                 jf += F::one();
             }
         }
-        if !EXACT {
+        if !exact {
             for (l, r) in rows.enumerate() {
-                labels[r] = idx[l].index() as i32;
-                dists[r] = report::<F, false>(best[l], xn[l]);
+                labels[r] = idx[l].to_i32();
+                dists[r] = report::<F, MODE>(best[l], xn[l]);
+                if bounds {
+                    second_out[r] = second[l];
+                    xn_out[r] = xn[l];
+                }
             }
             continue;
         }
@@ -596,50 +672,47 @@ pub fn simd_level() -> SimdLevel {
     })
 }
 
-/// Defines `$name<F, …, EXACT>` running `$kernel` compiled for the best
+/// Defines `$name<F, …, MODE>` running `$kernel` compiled for the best
 /// instruction set available, with fused multiply-adds only where the CPU
 /// has them.
 macro_rules! dispatch {
     ($name:ident [$($cg:ident),*] => $kernel:ident) => {
-        fn $name<F: Float, $(const $cg: usize,)* const EXACT: bool>(
+        fn $name<F: Float, $(const $cg: usize,)* const MODE: u8>(
             tile: &[F],
             c: &Centers<F>,
-            labels: &mut [i32],
-            dists: &mut [F],
+            out: &mut Out<'_, F>,
         ) {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
-                fn avx512<F: Float, $(const $cg: usize,)* const EXACT: bool>(
+                fn avx512<F: Float, $(const $cg: usize,)* const MODE: u8>(
                     tile: &[F],
                     c: &Centers<F>,
-                    labels: &mut [i32],
-                    dists: &mut [F],
+                    out: &mut Out<'_, F>,
                 ) {
-                    $kernel::<F, $($cg,)* true, EXACT>(tile, c, labels, dists)
+                    $kernel::<F, $($cg,)* true, MODE>(tile, c, out)
                 }
                 #[target_feature(enable = "avx2,fma")]
-                fn avx2<F: Float, $(const $cg: usize,)* const EXACT: bool>(
+                fn avx2<F: Float, $(const $cg: usize,)* const MODE: u8>(
                     tile: &[F],
                     c: &Centers<F>,
-                    labels: &mut [i32],
-                    dists: &mut [F],
+                    out: &mut Out<'_, F>,
                 ) {
-                    $kernel::<F, $($cg,)* true, EXACT>(tile, c, labels, dists)
+                    $kernel::<F, $($cg,)* true, MODE>(tile, c, out)
                 }
                 match simd_level() {
                     // SAFETY: simd_level() only reports features this CPU has.
                     SimdLevel::Avx512 => {
-                        return unsafe { avx512::<F, $($cg,)* EXACT>(tile, c, labels, dists) }
+                        return unsafe { avx512::<F, $($cg,)* MODE>(tile, c, out) }
                     }
                     // SAFETY: as above.
                     SimdLevel::Avx2 => {
-                        return unsafe { avx2::<F, $($cg,)* EXACT>(tile, c, labels, dists) }
+                        return unsafe { avx2::<F, $($cg,)* MODE>(tile, c, out) }
                     }
                     SimdLevel::Portable => {}
                 }
             }
-            $kernel::<F, $($cg,)* false, EXACT>(tile, c, labels, dists)
+            $kernel::<F, $($cg,)* false, MODE>(tile, c, out)
         }
     };
 }
@@ -680,22 +753,17 @@ pub fn distances_to<F: Float>(tile: &[F], c: &Centers<F>, out: &mut [F]) {
     run::<F, false>(tile, c, out)
 }
 
-fn nearest_any<F: Float, const EXACT: bool>(
-    tile: &[F],
-    c: &Centers<F>,
-    labels: &mut [i32],
-    dists: &mut [F],
-) {
+fn nearest_any<F: Float, const MODE: u8>(tile: &[F], c: &Centers<F>, out: &mut Out<'_, F>) {
     match c.d {
-        1 => nearest_small::<F, 1, EXACT>(tile, c, labels, dists),
-        2 => nearest_small::<F, 2, EXACT>(tile, c, labels, dists),
-        3 => nearest_small::<F, 3, EXACT>(tile, c, labels, dists),
-        4 => nearest_small::<F, 4, EXACT>(tile, c, labels, dists),
-        5 => nearest_small::<F, 5, EXACT>(tile, c, labels, dists),
-        6 => nearest_small::<F, 6, EXACT>(tile, c, labels, dists),
-        7 => nearest_small::<F, 7, EXACT>(tile, c, labels, dists),
-        8 => nearest_small::<F, 8, EXACT>(tile, c, labels, dists),
-        _ => nearest_large::<F, EXACT>(tile, c, labels, dists),
+        1 => nearest_small::<F, 1, MODE>(tile, c, out),
+        2 => nearest_small::<F, 2, MODE>(tile, c, out),
+        3 => nearest_small::<F, 3, MODE>(tile, c, out),
+        4 => nearest_small::<F, 4, MODE>(tile, c, out),
+        5 => nearest_small::<F, 5, MODE>(tile, c, out),
+        6 => nearest_small::<F, 6, MODE>(tile, c, out),
+        7 => nearest_small::<F, 7, MODE>(tile, c, out),
+        8 => nearest_small::<F, 8, MODE>(tile, c, out),
+        _ => nearest_large::<F, MODE>(tile, c, out),
     }
 }
 
@@ -711,11 +779,23 @@ pub fn nearest_dense<F: Float>(
     dists: &mut [F],
     exact: bool,
 ) {
+    let mut out = Out {
+        labels,
+        dists,
+        second: &mut [],
+        xn: &mut [],
+    };
     if exact {
-        nearest_any::<F, true>(tile, c, labels, dists)
+        nearest_any::<F, EXACT>(tile, c, &mut out)
     } else {
-        nearest_any::<F, false>(tile, c, labels, dists)
+        nearest_any::<F, RANK>(tile, c, &mut out)
     }
+}
+
+/// The `BOUNDS` mode of the kernels: the labels of the `RANK` mode, and per
+/// row the best and second-best expansion values and `‖x - μ‖²`.
+pub(crate) fn nearest_dense_bounds<F: Float>(tile: &[F], c: &Centers<F>, out: &mut Out<'_, F>) {
+    nearest_any::<F, BOUNDS>(tile, c, out)
 }
 
 /// Squared norm of each row of the row-major `m` (`d` columns).

@@ -29,6 +29,7 @@ pub mod assign;
 pub mod data;
 pub mod error;
 pub mod float;
+pub mod hamerly;
 pub mod init;
 pub mod kernel;
 pub mod kmeans;

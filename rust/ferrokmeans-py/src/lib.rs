@@ -177,7 +177,19 @@ fn fit_impl<'py, F: Element + Float>(
     seed: u64,
     n_threads: usize,
     callback: Option<Py<PyAny>>,
+    algorithm: &str,
 ) -> PyResult<Bound<'py, PyTuple>> {
+    let algorithm = match algorithm {
+        "lloyd" => core::Algorithm::Lloyd,
+        "elkan" => core::Algorithm::Elkan,
+        "hamerly" => core::Algorithm::Hamerly,
+        "auto" => core::Algorithm::Auto,
+        _ => {
+            return Err(PyValueError::new_err(format!(
+                "unknown algorithm {algorithm:?}"
+            )))
+        }
+    };
     let input = Input::<F>::extract(x)?;
     let w: Option<PyReadonlyArray1<F>> = sample_weight.map(|w| w.extract()).transpose()?;
     let init = if let Ok(name) = init.extract::<String>() {
@@ -196,7 +208,8 @@ fn fit_impl<'py, F: Element + Float>(
         .max_iter(max_iter)
         .tol(tol)
         .seed(seed)
-        .n_threads(n_threads);
+        .n_threads(n_threads)
+        .algorithm(algorithm);
     let data = input.data()?;
     let wv = weights_view(&w);
     let mut mon = PyMonitor::new(callback);
@@ -212,9 +225,10 @@ fn fit_impl<'py, F: Element + Float>(
 }
 
 /// fit(x, sample_weight, n_clusters, init, n_local_trials, n_init, max_iter,
-/// tol, seed, n_threads, callback) -> (centers, labels, inertia, n_iter, converged)
+/// tol, seed, n_threads, callback=None, algorithm="lloyd")
+/// -> (centers, labels, inertia, n_iter, converged)
 #[pyfunction]
-#[pyo3(signature = (x, sample_weight, n_clusters, init, n_local_trials, n_init, max_iter, tol, seed, n_threads, callback=None))]
+#[pyo3(signature = (x, sample_weight, n_clusters, init, n_local_trials, n_init, max_iter, tol, seed, n_threads, callback=None, algorithm="lloyd"))]
 fn fit<'py>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
@@ -228,6 +242,7 @@ fn fit<'py>(
     seed: u64,
     n_threads: usize,
     callback: Option<Py<PyAny>>,
+    algorithm: &str,
 ) -> PyResult<Bound<'py, PyTuple>> {
     dispatch!(
         x,
@@ -243,7 +258,8 @@ fn fit<'py>(
             tol,
             seed,
             n_threads,
-            callback
+            callback,
+            algorithm
         )
     )
 }
