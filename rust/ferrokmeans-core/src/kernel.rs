@@ -460,14 +460,8 @@ fn nearest_blocked<F: Float, const FMA: bool, const MODE: u8>(
     out: &mut Out<'_, F>,
 ) {
     let (exact, bounds) = (MODE == EXACT, MODE == BOUNDS);
-    let Out {
-        labels,
-        dists,
-        second: second_out,
-        xn: xn_out,
-    } = out;
     let d = c.d;
-    let n = labels.len();
+    let n = out.labels.len();
     let blocks = c.packed.len() / (d * BC);
     // One group of rows, transposed and centred: feature f of lane l at f·BR + l.
     let mut xg = vec![F::zero(); d * BR];
@@ -517,36 +511,141 @@ fn nearest_blocked<F: Float, const FMA: bool, const MODE: u8>(
                 jf += F::one();
             }
         }
-        if !exact {
-            for (l, r) in rows.enumerate() {
-                labels[r] = idx[l].to_i32();
-                dists[r] = report::<F, MODE>(best[l], xn[l]);
-                if bounds {
-                    second_out[r] = second[l];
-                    xn_out[r] = xn[l];
-                }
-            }
-            continue;
-        }
         for (l, r) in rows.enumerate() {
-            let x = &tile[r * d..(r + 1) * d];
-            let (j, dist) = if !(best[l].is_finite() && xn[l].is_finite()) {
-                (idx[l].index(), F::infinity())
-            } else if second[l] - best[l] > c.tie_slack(best[l], xn[l]) {
-                let j = idx[l].index();
-                (j, seq_dist(x, c.row(j)))
-            } else {
-                nearest_exact_row(x, c)
+            let found = Found {
+                best: best[l],
+                second: second[l],
+                j: idx[l].index(),
+                xn: xn[l],
             };
-            labels[r] = j as i32;
-            dists[r] = if dist.is_finite() {
-                dist
-            } else {
-                F::infinity()
-            };
+            finish_row::<F, MODE>(&tile[r * d..(r + 1) * d], c, found, out, r);
         }
     }
 }
+
+/// What a kernel found for one row: the best and second-best ranking
+/// values (the second only in the `EXACT` and `BOUNDS` modes), the best
+/// centre and `‖x - μ‖²`.
+struct Found<F> {
+    best: F,
+    second: F,
+    j: usize,
+    xn: F,
+}
+
+/// Writes row `r`'s results in the mode's terms. In the `EXACT` mode the
+/// expansion's winner is kept when its margin over the runner-up exceeds
+/// the proven rounding bound ([`Centers::tie_slack`]), and its exact
+/// distance computed; otherwise the row is ranked again exactly.
+#[inline(always)]
+fn finish_row<F: Float, const MODE: u8>(
+    x: &[F],
+    c: &Centers<F>,
+    f: Found<F>,
+    out: &mut Out<'_, F>,
+    r: usize,
+) {
+    if MODE != EXACT {
+        out.labels[r] = f.j as i32;
+        out.dists[r] = report::<F, MODE>(f.best, f.xn);
+        if MODE == BOUNDS {
+            out.second[r] = f.second;
+            out.xn[r] = f.xn;
+        }
+        return;
+    }
+    let (j, dist) = if !(f.best.is_finite() && f.xn.is_finite()) {
+        (f.j, F::infinity())
+    } else if f.second - f.best > c.tie_slack(f.best, f.xn) {
+        (f.j, seq_dist(x, c.row(f.j)))
+    } else {
+        nearest_exact_row(x, c)
+    };
+    out.labels[r] = j as i32;
+    out.dists[r] = if dist.is_finite() {
+        dist
+    } else {
+        F::infinity()
+    };
+}
+
+/// The kernel for many features and few centres (at most [`FEW`]): the
+/// centres sit in the SIMD lanes ([`BC`] at a time, packed feature by
+/// feature) and [`RR`] rows at a time stream past, so rows need no
+/// transposition, which would cost as much as the arithmetic here. Each
+/// ranking value is computed by the same operations in the same order as in
+/// [`nearest_blocked`], so both kernels give the same labels.
+#[inline(always)]
+fn nearest_rows<F: Float, const FMA: bool, const MODE: u8>(
+    tile: &[F],
+    c: &Centers<F>,
+    out: &mut Out<'_, F>,
+) {
+    let (d, k) = (c.d, c.k);
+    let n = out.labels.len();
+    let blocks = c.packed.len() / (d * BC);
+    debug_assert!(blocks * BC <= FEW);
+    let second_needed = MODE != RANK;
+    let mut xq = vec![F::zero(); RR * d];
+    for r0 in (0..n).step_by(RR) {
+        let m = RR.min(n - r0);
+        for rr in 0..RR {
+            let o = &mut xq[rr * d..(rr + 1) * d];
+            if rr < m {
+                let row = &tile[(r0 + rr) * d..(r0 + rr + 1) * d];
+                for ((o, v), mu) in o.iter_mut().zip(row).zip(&c.mu) {
+                    *o = *v - *mu;
+                }
+            } else {
+                o.fill(F::zero());
+            }
+        }
+        let xr: [&[F]; RR] = std::array::from_fn(|rr| &xq[rr * d..(rr + 1) * d]);
+        let mut g = [[F::zero(); FEW]; RR];
+        for b in 0..blocks {
+            let pb: &[[F; BC]] = as_fixed(&c.packed[b * d * BC..(b + 1) * d * BC]);
+            let nb: &[F; BC] = c.norms_mu[b * BC..(b + 1) * BC]
+                .try_into()
+                .expect("BC norms");
+            let mut acc = [*nb; RR];
+            for (f, cv) in pb.iter().enumerate() {
+                for rr in 0..RR {
+                    fma_bc::<F, FMA>(&mut acc[rr], xr[rr][f], cv);
+                }
+            }
+            for rr in 0..RR {
+                g[rr][b * BC..(b + 1) * BC].copy_from_slice(&acc[rr]);
+            }
+        }
+        for (rr, x) in xr.iter().enumerate().take(m) {
+            let mut xn = F::zero();
+            for v in x.iter() {
+                xn += *v * *v;
+            }
+            let (mut best, mut second, mut j) = (F::infinity(), F::infinity(), 0);
+            for (jj, &v) in g[rr][..k].iter().enumerate() {
+                if v < best {
+                    second = best;
+                    best = v;
+                    j = jj;
+                } else if second_needed && v < second {
+                    second = v;
+                }
+            }
+            let r = r0 + rr;
+            let found = Found {
+                best,
+                second,
+                j,
+                xn,
+            };
+            finish_row::<F, MODE>(&tile[r * d..(r + 1) * d], c, found, out, r);
+        }
+    }
+}
+
+/// The most centres [`nearest_rows`] handles.
+const FEW: usize = 2 * BC;
 
 /// Rows interleaved by [`distances_rows`], so that their sums form
 /// independent dependency chains.
@@ -719,6 +818,7 @@ macro_rules! dispatch {
 
 dispatch!(nearest_small [D] => nearest_lanes);
 dispatch!(nearest_large [] => nearest_blocked);
+dispatch!(nearest_few [] => nearest_rows);
 
 /// Squared distances from every row of the tile to every centre of `c`
 /// (row-major, rows × k): exact `Σ (x - c)²` for a single centre, else by
@@ -763,6 +863,7 @@ fn nearest_any<F: Float, const MODE: u8>(tile: &[F], c: &Centers<F>, out: &mut O
         6 => nearest_small::<F, 6, MODE>(tile, c, out),
         7 => nearest_small::<F, 7, MODE>(tile, c, out),
         8 => nearest_small::<F, 8, MODE>(tile, c, out),
+        _ if c.k <= FEW => nearest_few::<F, MODE>(tile, c, out),
         _ => nearest_large::<F, MODE>(tile, c, out),
     }
 }
@@ -941,6 +1042,51 @@ mod tests {
                     check::<f64>(61, d, k, offset, 1e-9);
                     check::<f32>(61, d, k, offset, 1e-3);
                 }
+            }
+        }
+    }
+
+    /// The few-centres kernel computes the same ranking values as the
+    /// blocked one: the same labels in every mode, the same bounds.
+    #[test]
+    fn few_centre_kernel_agrees_with_the_blocked_kernel() {
+        fn both<F: Float, const FMA: bool, const MODE: u8>(tile: &[F], c: &Centers<F>) {
+            let n = tile.len() / c.d;
+            let mut res = Vec::new();
+            for few in [true, false] {
+                let (mut l, mut b, mut s2, mut xn) = (
+                    vec![0; n],
+                    vec![F::zero(); n],
+                    vec![F::zero(); n],
+                    vec![F::zero(); n],
+                );
+                let mut out = Out {
+                    labels: &mut l,
+                    dists: &mut b,
+                    second: if MODE == BOUNDS { &mut s2 } else { &mut [] },
+                    xn: if MODE == BOUNDS { &mut xn } else { &mut [] },
+                };
+                if few {
+                    nearest_rows::<F, FMA, MODE>(tile, c, &mut out);
+                } else {
+                    nearest_blocked::<F, FMA, MODE>(tile, c, &mut out);
+                }
+                res.push((l, b, s2, xn));
+            }
+            assert_eq!(res[0], res[1], "mode {MODE} d={} k={}", c.d, c.k);
+        }
+        for d in [9, 16, 64] {
+            for k in [1, 2, 10, 16] {
+                let tile: Vec<f32> = data(45, d, 2, 10.0, 3.0)
+                    .iter()
+                    .map(|v| *v as f32)
+                    .collect();
+                let cs: Vec<f32> = data(k, d, 9, 10.0, 3.0).iter().map(|v| *v as f32).collect();
+                let c = Centers::new(cs, k, d);
+                both::<f32, true, RANK>(&tile, &c);
+                both::<f32, false, RANK>(&tile, &c);
+                both::<f32, true, BOUNDS>(&tile, &c);
+                both::<f32, true, EXACT>(&tile, &c);
             }
         }
     }
