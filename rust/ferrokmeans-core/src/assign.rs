@@ -73,25 +73,23 @@ pub(crate) fn not_finite<F: Float>() -> KMeansError {
     }
 }
 
-/// Nearest centre of each row of one block, written to `labels` and `dists`
-/// (squared distances), tile by tile; after each tile `visit(first_row,
-/// labels, dists, dense_rows)` sees it (`dense_rows` is `None` for sparse
+/// Nearest centre of each row of one block and the squared distance to it,
+/// tile by tile: after each tile `visit(first_row, labels, dists,
+/// dense_rows)` sees the tile's results (`dense_rows` is `None` for sparse
 /// input).
 fn scan_block<F: Float>(
     x: &Data<'_, F>,
     centers: &Centers<F>,
     rows: std::ops::Range<usize>,
-    labels: &mut [i32],
-    dists: &mut [F],
     exact: bool,
     mut visit: impl FnMut(usize, &[i32], &[F], Option<&[F]>),
 ) {
     let mut buf = Vec::new();
+    let (mut labels, mut dists) = ([0i32; TILE], [F::zero(); TILE]);
     let mut t = rows.start;
     while t < rows.end {
         let te = (t + TILE).min(rows.end);
-        let (lo, hi) = (t - rows.start, te - rows.start);
-        let (lab, dis) = (&mut labels[lo..hi], &mut dists[lo..hi]);
+        let (lab, dis) = (&mut labels[..te - t], &mut dists[..te - t]);
         match x {
             Data::Dense(v) => {
                 let tile = dense_tile(v, t, te, &mut buf);
@@ -222,16 +220,16 @@ pub fn assign_pass<F: Float>(
         (&mut [] as &mut [u8], 0),
         |_, rows, lab, _| {
             let mut p = Partial::zero(k, d, with_sums);
-            let mut new_lab = vec![0i32; rows.len()];
-            let mut dists = vec![F::zero(); rows.len()];
+            let first = rows.start;
             scan_block(
                 x,
                 centers,
                 rows,
-                &mut new_lab,
-                &mut dists,
                 !with_sums,
                 |t, tl: &[i32], td: &[F], tile| {
+                    let old = &mut lab[t - first..t - first + tl.len()];
+                    p.changed += old.iter().zip(tl).filter(|(a, b)| a != b).count();
+                    old.copy_from_slice(tl);
                     // A non-finite distance makes the inertia non-finite
                     // (0 · inf is NaN): checked once, after the pass.
                     let tw = weights.map(|w| &w[t..t + tl.len()]);
@@ -260,8 +258,6 @@ pub fn assign_pass<F: Float>(
                     }
                 },
             );
-            p.changed = lab.iter().zip(&new_lab).filter(|(a, b)| a != b).count();
-            lab.copy_from_slice(&new_lab);
             p
         },
         |p| total.add(&p),
@@ -289,12 +285,14 @@ pub fn nearest_with_dist<F: Float>(
         (dists, 1),
         |_, rows, lab, dis| {
             let mut bad = false;
-            scan_block(x, centers, rows, lab, dis, true, |_, _, td, _| {
+            let first = rows.start;
+            scan_block(x, centers, rows, true, |t, tl, td, _| {
                 bad |= !td.iter().all(|v| v.is_finite());
+                lab[t - first..t - first + tl.len()].copy_from_slice(tl);
+                for (o, v) in dis[t - first..].iter_mut().zip(td) {
+                    *o = v.sqrt();
+                }
             });
-            for v in dis.iter_mut() {
-                *v = v.sqrt();
-            }
             bad
         },
         |b| bad |= b,

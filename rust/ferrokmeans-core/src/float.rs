@@ -20,7 +20,8 @@ pub trait Float: NdFloat + Send + Sync + sealed::Sealed {
     fn from_f64(v: f64) -> Self;
     /// A small non-negative integral value (a centre index) as `usize`.
     fn index(self) -> usize;
-    /// The same as an `i32` (saturating; vectorises).
+    /// A centre index kept as a float (an integer below 2^24) as `i32`,
+    /// without the checks of a saturating conversion, so that it vectorises.
     fn to_i32(self) -> i32;
 }
 
@@ -39,7 +40,10 @@ impl Float for f32 {
     }
     #[inline(always)]
     fn to_i32(self) -> i32 {
-        self as i32
+        debug_assert!(self >= 0.0 && self < (1u32 << 24) as Self && self.fract() == 0.0);
+        // SAFETY: callers pass centre indices: small non-negative integers,
+        // finite and far inside i32's range.
+        unsafe { self.to_int_unchecked::<i32>() }
     }
 }
 
@@ -58,6 +62,9 @@ impl Float for f64 {
     }
     #[inline(always)]
     fn to_i32(self) -> i32 {
-        self as i32
+        debug_assert!(self >= 0.0 && self < (1u32 << 24) as Self && self.fract() == 0.0);
+        // SAFETY: callers pass centre indices: small non-negative integers,
+        // finite and far inside i32's range.
+        unsafe { self.to_int_unchecked::<i32>() }
     }
 }
