@@ -511,21 +511,20 @@ fn nearest_blocked<F: Float, const FMA: bool, const MODE: u8>(
                 jf += F::one();
             }
         }
-        for (l, r) in rows.enumerate() {
-            let found = Found {
-                best: best[l],
-                second: second[l],
-                j: idx[l].index(),
-                xn: xn[l],
-            };
-            finish_row::<F, MODE>(&tile[r * d..(r + 1) * d], c, found, out, r);
-        }
+        let found: [Found<F>; BR] = std::array::from_fn(|l| Found {
+            best: best[l],
+            second: second[l],
+            j: idx[l].index(),
+            xn: xn[l],
+        });
+        finish_rows::<F, MODE>(tile, c, &found[..rows.len()], rows.start, out);
     }
 }
 
 /// What a kernel found for one row: the best and second-best ranking
 /// values (the second only in the `EXACT` and `BOUNDS` modes), the best
 /// centre and `‖x - μ‖²`.
+#[derive(Clone, Copy)]
 struct Found<F> {
     best: F,
     second: F,
@@ -542,6 +541,7 @@ fn finish_row<F: Float, const MODE: u8>(
     x: &[F],
     c: &Centers<F>,
     f: Found<F>,
+    exact_to_j: F,
     out: &mut Out<'_, F>,
     r: usize,
 ) {
@@ -557,7 +557,7 @@ fn finish_row<F: Float, const MODE: u8>(
     let (j, dist) = if !(f.best.is_finite() && f.xn.is_finite()) {
         (f.j, F::infinity())
     } else if f.second - f.best > c.tie_slack(f.best, f.xn) {
-        (f.j, seq_dist(x, c.row(f.j)))
+        (f.j, exact_to_j)
     } else {
         nearest_exact_row(x, c)
     };
@@ -567,6 +567,55 @@ fn finish_row<F: Float, const MODE: u8>(
     } else {
         F::infinity()
     };
+}
+
+/// [`finish_row`] for the rows `first..first + found.len()` of the tile; in
+/// the `EXACT` mode the exact distances to the winners are computed four
+/// rows at a time (four independent chains of additions).
+#[inline(always)]
+fn finish_rows<F: Float, const MODE: u8>(
+    tile: &[F],
+    c: &Centers<F>,
+    found: &[Found<F>],
+    first: usize,
+    out: &mut Out<'_, F>,
+) {
+    let d = c.d;
+    let row = |r: usize| &tile[r * d..(r + 1) * d];
+    for (q, chunk) in found.chunks(4).enumerate() {
+        let base = first + 4 * q;
+        let exact = if MODE == EXACT {
+            // A short last chunk repeats its last row (result unused).
+            let last = chunk.len() - 1;
+            seq_dist4(
+                std::array::from_fn(|i| row(base + i.min(last))),
+                std::array::from_fn(|i| c.row(chunk[i.min(last)].j)),
+            )
+        } else {
+            [F::zero(); 4]
+        };
+        for (i, f) in chunk.iter().enumerate() {
+            finish_row::<F, MODE>(row(base + i), c, *f, exact[i], out, base + i);
+        }
+    }
+}
+
+/// [`seq_dist`] of four pairs at once, each in feature order.
+#[inline(always)]
+fn seq_dist4<F: Float>(xs: [&[F]; 4], cs: [&[F]; 4]) -> [F; 4] {
+    let mut s = [F::zero(); 4];
+    let [x0, x1, x2, x3] = xs;
+    let [c0, c1, c2, c3] = cs;
+    let pairs = x0.iter().zip(c0).zip(x1.iter().zip(c1));
+    for (((a0, b0), (a1, b1)), ((a2, b2), (a3, b3))) in
+        pairs.zip(x2.iter().zip(c2).zip(x3.iter().zip(c3)))
+    {
+        let t = [*a0 - *b0, *a1 - *b1, *a2 - *b2, *a3 - *b3];
+        for i in 0..4 {
+            s[i] += t[i] * t[i];
+        }
+    }
+    s
 }
 
 /// The kernel for many features and few centres (at most [`FEW`]): the
@@ -607,21 +656,14 @@ fn nearest_rows<F: Float, const FMA: bool, const MODE: u8>(
             let nb: &[F; BC] = c.norms_mu[b * BC..(b + 1) * BC]
                 .try_into()
                 .expect("BC norms");
-            let mut acc = [*nb; RR];
-            for (f, cv) in pb.iter().enumerate() {
-                for rr in 0..RR {
-                    fma_bc::<F, FMA>(&mut acc[rr], xr[rr][f], cv);
-                }
-            }
+            let acc = rows_block::<F, FMA>(pb, xr, *nb);
             for rr in 0..RR {
                 g[rr][b * BC..(b + 1) * BC].copy_from_slice(&acc[rr]);
             }
         }
-        for (rr, x) in xr.iter().enumerate().take(m) {
-            let mut xn = F::zero();
-            for v in x.iter() {
-                xn += *v * *v;
-            }
+        let xn = sq_norms_rr(xr);
+        let found: [Found<F>; RR] = std::array::from_fn(|rr| {
+            let xn = xn[rr];
             let (mut best, mut second, mut j) = (F::infinity(), F::infinity(), 0);
             for (jj, &v) in g[rr][..k].iter().enumerate() {
                 if v < best {
@@ -632,16 +674,50 @@ fn nearest_rows<F: Float, const FMA: bool, const MODE: u8>(
                     second = v;
                 }
             }
-            let r = r0 + rr;
-            let found = Found {
+            Found {
                 best,
                 second,
                 j,
                 xn,
-            };
-            finish_row::<F, MODE>(&tile[r * d..(r + 1) * d], c, found, out, r);
-        }
+            }
+        });
+        finish_rows::<F, MODE>(tile, c, &found[..m], r0, out);
     }
+}
+
+/// `norms + Σ_f x_rr[f] · c[f]` for [`RR`] rows against one block of
+/// [`BC`] packed centres: `RR` independent accumulators, each summed in
+/// feature order with the same operations as [`nearest_blocked`].
+#[inline(always)]
+fn rows_block<F: Float, const FMA: bool>(
+    pb: &[[F; BC]],
+    xr: [&[F]; RR],
+    norms: [F; BC],
+) -> [[F; BC]; RR] {
+    let (mut a0, mut a1, mut a2, mut a3) = (norms, norms, norms, norms);
+    let [x0, x1, x2, x3] = xr;
+    for ((((cv, &v0), &v1), &v2), &v3) in pb.iter().zip(x0).zip(x1).zip(x2).zip(x3) {
+        fma_bc::<F, FMA>(&mut a0, v0, cv);
+        fma_bc::<F, FMA>(&mut a1, v1, cv);
+        fma_bc::<F, FMA>(&mut a2, v2, cv);
+        fma_bc::<F, FMA>(&mut a3, v3, cv);
+    }
+    [a0, a1, a2, a3]
+}
+
+/// `Σ_f x[f]²` of [`RR`] rows, each in feature order, unfused (the same
+/// bits as the lanes of [`nearest_blocked`]), as independent chains.
+#[inline(always)]
+fn sq_norms_rr<F: Float>(xr: [&[F]; RR]) -> [F; RR] {
+    let mut n = [F::zero(); RR];
+    let [x0, x1, x2, x3] = xr;
+    for (((&v0, &v1), &v2), &v3) in x0.iter().zip(x1).zip(x2).zip(x3) {
+        n[0] += v0 * v0;
+        n[1] += v1 * v1;
+        n[2] += v2 * v2;
+        n[3] += v3 * v3;
+    }
+    n
 }
 
 /// The most centres [`nearest_rows`] handles.
@@ -687,12 +763,7 @@ fn distances_rows<F: Float, const FMA: bool>(tile: &[F], c: &Centers<F>, out: &m
             let nb: &[F; BC] = c.norms_mu[b * BC..(b + 1) * BC]
                 .try_into()
                 .expect("BC norms");
-            let mut acc = [*nb; RR];
-            for (f, cv) in pb.iter().enumerate() {
-                for rr in 0..RR {
-                    fma_bc::<F, FMA>(&mut acc[rr], xr[rr][f], cv);
-                }
-            }
+            let acc = rows_block::<F, FMA>(pb, xr, *nb);
             for rr in 0..RR {
                 let r = r0 * RR + rr;
                 if r >= n {
