@@ -32,6 +32,7 @@ pub mod float;
 pub mod init;
 pub mod kernel;
 pub mod kmeans;
+mod kpp_kernel;
 pub mod lloyd;
 pub mod monitor;
 pub mod par;
