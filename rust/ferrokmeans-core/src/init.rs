@@ -8,7 +8,8 @@ use crate::assign::{not_finite, Centers, TILE};
 use crate::data::{dense_tile, CsrView, Data};
 use crate::error::{KMeansError, Result};
 use crate::float::Float;
-use crate::kernel::{distances_to, sq_dist_sparse};
+use crate::kernel::{sq_dist, sq_dist_sparse};
+use crate::kpp_kernel::{evaluate_tile, flags_rows, Candidates, Near, Out};
 use crate::monitor::{Event, Monitor};
 use crate::par::{block_rows, map_blocks};
 use crate::rng::Rng;
@@ -82,6 +83,22 @@ fn block_mass_sums(pool: &ThreadPool, n: usize, mass: &(impl Fn(usize) -> f64 + 
 /// (default `2 + ⌊ln k⌋`) drawn with probability ∝ weight × squared distance
 /// to the nearest chosen centre; the candidate that most lowers the weighted
 /// potential wins. Returns the centres and the indices of the chosen rows.
+///
+/// Two passes per step, where the textbook algorithm makes three. The first
+/// reads every row once: its distances to all candidates (the kernels of
+/// [`crate::kpp_kernel`] for dense rows), each candidate's potential, and
+/// the rows each candidate may bring nearer than their nearest centre — with
+/// a margin for rounding, so that every other row is provably no nearer.
+/// The second pass applies the winner to those rows only, by the exact
+/// `Σ (x - c)²` (kept from the first pass for long rows, computed again for
+/// short ones), and sums the next step's sampling masses as it goes. Draws,
+/// candidates and `closest` are bit for bit those of the three-pass
+/// algorithm; so are the potentials up to 8 features, and beyond, where the
+/// kernel sums exact squared differences instead of the expansion, they
+/// differ by rounding only (the winner can change on a near-tie alone).
+///
+/// No bound prunes rows: on 64-dimensional blobs the triangle inequality
+/// (`‖c - c_a‖ ≥ 2‖x - c_a‖`) would spare fewer than 1% of them.
 pub fn kmeans_plusplus<F: Float>(
     pool: &ThreadPool,
     x: &Data<'_, F>,
@@ -102,15 +119,22 @@ pub fn kmeans_plusplus<F: Float>(
         pick_by_mass(w, n, &wsums, rng.next_f64() * total_w).ok_or(KMeansError::ZeroWeight)?;
     let mut chosen = vec![first];
     // Per row: squared distance to the nearest chosen centre, in the data's
-    // type (half the memory for float32).
+    // type (half the memory for float32), always by the exact `Σ (x - c)²`:
+    // a row equal to a centre has exactly 0 and is never drawn again.
     let mut closest = vec![F::infinity(); n];
-    if !nearer(pool, x, &gather_rows(x, &[first]), &mut closest) {
+    let first_centre = gather_rows(x, &[first]);
+    let (mut msums, ok) = update(pool, x, weights, &first_centre, &mut closest, Pending::All);
+    if !ok {
         return Err(not_finite::<F>());
     }
+    // Short dense rows: one bit per row and candidate, "may be nearer"
+    // (long rows and sparse ones list such pairs instead).
+    let short = matches!(x, Data::Dense(_)) && flags_rows(x.n_features());
+    let fb = trials.div_ceil(8);
+    let mut flags = vec![0u8; if short { n * fb } else { 0 }];
     for c in 1..k {
         monitor.event(&Event::InitProgress { chosen: c })?;
         let mass = |i: usize| w(i) * closest[i].as_f64();
-        let msums = block_mass_sums(pool, n, &mass);
         let pot: f64 = msums.iter().sum();
         let mut cand_idx = Vec::with_capacity(trials);
         for _ in 0..trials {
@@ -125,27 +149,15 @@ pub fn kmeans_plusplus<F: Float>(
             cand_idx.push(i.ok_or(KMeansError::ZeroWeight)?);
         }
         let cand = gather_rows(x, &cand_idx);
-        let mut pots = vec![0f64; trials];
-        map_blocks(
-            pool,
-            n,
-            (&mut [] as &mut [u8], 0),
-            (&mut [] as &mut [u8], 0),
-            |_, rows, _, _| {
-                let mut p = vec![0f64; trials];
-                block_distances(x, rows, &cand, |i, ds| {
-                    let (cl, wi) = (closest[i], w(i));
-                    for (pt, dt) in p.iter_mut().zip(ds) {
-                        *pt += wi * cl.min(*dt).as_f64();
-                    }
-                });
-                p
-            },
-            |p| pots.iter_mut().zip(&p).for_each(|(a, b)| *a += *b),
-        );
+        let (pots, near) = evaluate(pool, x, weights, &cand, &closest, &mut flags);
         let best = (0..trials).fold(0, |b, t| if pots[t] < pots[b] { t } else { b });
         let winner = gather_rows(x, &[cand_idx[best]]);
-        nearer(pool, x, &winner, &mut closest);
+        let pending = if flags.is_empty() {
+            Pending::Near(&near, best)
+        } else {
+            Pending::Flags(&flags, best)
+        };
+        msums = update(pool, x, weights, &winner, &mut closest, pending).0;
         chosen.push(cand_idx[best]);
     }
     monitor.event(&Event::InitProgress { chosen: k })?;
@@ -164,65 +176,200 @@ fn csr_sq_dist<F: Float>(m: &CsrView<'_, F>, i: usize, c: &Centers<F>, j: usize)
     }
 }
 
-/// Calls `f(row, dists)` for each row of `rows` with its squared distances
-/// to each of the (few) centres of `cand`: by the SIMD kernel for dense
-/// rows, exactly for sparse ones.
-fn block_distances<F: Float>(
+/// The candidates' potentials `Σ w·min(closest, d_t)`, summed row by row
+/// within each block and block by block; and the rows that each candidate
+/// may bring nearer (every other row is certainly no nearer to it): in
+/// `flags` (`⌈t/8⌉` bytes per row) when it is not empty, else listed per
+/// block with their exact distances.
+fn evaluate<F: Float>(
+    pool: &ThreadPool,
     x: &Data<'_, F>,
-    rows: std::ops::Range<usize>,
+    weights: Option<&[F]>,
     cand: &Centers<F>,
-    mut f: impl FnMut(usize, &[F]),
-) {
-    let k = cand.k;
+    closest: &[F],
+    flags: &mut [u8],
+) -> (Vec<f64>, Vec<Vec<Near<F>>>) {
+    let (n, trials) = (x.n_rows(), cand.k);
+    let fb = if flags.is_empty() {
+        0
+    } else {
+        trials.div_ceil(8)
+    };
+    let mut pots = vec![0f64; trials];
+    let mut near = Vec::new();
+    let mut combine = |(p, v): (Vec<f64>, Vec<Near<F>>)| {
+        for (s, b) in pots.iter_mut().zip(&p) {
+            *s += *b;
+        }
+        near.push(v);
+    };
+    let none = (&mut [] as &mut [u8], 0);
     match x {
         Data::Dense(v) => {
-            let mut buf = Vec::new();
-            let mut out = vec![F::zero(); TILE * k];
+            let prepared = Candidates::new(&cand.data, trials, cand.d);
+            map_blocks(
+                pool,
+                n,
+                (flags, fb),
+                none,
+                |_, rows, fl, _| {
+                    let mut p = vec![0f64; trials.div_ceil(8) * 8];
+                    let (mut buf, mut scratch, mut list) = (Vec::new(), Vec::new(), Vec::new());
+                    let mut t = rows.start;
+                    while t < rows.end {
+                        let te = (t + TILE).min(rows.end);
+                        let tile = dense_tile(v, t, te, &mut buf);
+                        let (a, b) = (t - rows.start, te - rows.start);
+                        let mut out = Out {
+                            pots: &mut p,
+                            flags: &mut fl[a * fb..b * fb],
+                            near: &mut list,
+                            first: t - rows.start,
+                            scratch: &mut scratch,
+                        };
+                        evaluate_tile(
+                            tile,
+                            &closest[t..te],
+                            weights.map(|w| &w[t..te]),
+                            &prepared,
+                            &mut out,
+                        );
+                        t = te;
+                    }
+                    (p, list)
+                },
+                &mut combine,
+            );
+        }
+        Data::Csr(m) => map_blocks(
+            pool,
+            n,
+            none,
+            (&mut [] as &mut [u8], 0),
+            |_, rows, _, _| {
+                let (mut p, mut list) = (vec![0f64; trials], Vec::new());
+                let start = rows.start;
+                for i in rows {
+                    let (cl, wi) = (closest[i], weight_of(weights, i));
+                    for (t, pt) in p.iter_mut().enumerate() {
+                        let dt = csr_sq_dist(m, i, cand, t);
+                        *pt += wi * cl.min(dt).as_f64();
+                        // The update would compute this very value again.
+                        if dt < cl {
+                            list.push(Near {
+                                row: (i - start) as u32,
+                                t: t as u32,
+                                dist: dt,
+                            });
+                        }
+                    }
+                }
+                (p, list)
+            },
+            &mut combine,
+        ),
+    }
+    (pots, near)
+}
+
+/// The rows whose `closest` a new centre may lower.
+#[derive(Clone, Copy)]
+enum Pending<'a, F> {
+    /// Every row (the first centre).
+    All,
+    /// The rows flagged for candidate `t` by [`evaluate`].
+    Flags(&'a [u8], usize),
+    /// The rows listed for candidate `t` by [`evaluate`], with the distance.
+    Near(&'a [Vec<Near<F>>], usize),
+}
+
+/// `closest[i] = min(closest[i], ‖x_i - c‖²)` for the one centre `c` (for
+/// [`Pending::Flags`] and [`Pending::Near`], candidate `t` of [`evaluate`])
+/// on the `pending` rows; the other rows are certainly no nearer. Returns
+/// the block sums of `weight × closest` (the next step's sampling masses)
+/// and whether every distance computed was finite.
+fn update<F: Float>(
+    pool: &ThreadPool,
+    x: &Data<'_, F>,
+    weights: Option<&[F]>,
+    c: &Centers<F>,
+    closest: &mut [F],
+    pending: Pending<'_, F>,
+) -> (Vec<f64>, bool) {
+    let (mut sums, mut ok) = (Vec::new(), true);
+    let n = x.n_rows();
+    map_blocks(
+        pool,
+        n,
+        (closest, 1),
+        (&mut [] as &mut [u8], 0),
+        |b, rows, cl, _| {
+            let start = rows.start;
+            let mut ok = true;
+            match pending {
+                Pending::All => ok = lower(x, rows.clone(), c, cl, |_| true),
+                Pending::Flags(flags, t) => {
+                    let fb = flags.len() / n;
+                    let (byte, bit) = (t / 8, 1u8 << (t % 8));
+                    lower(x, rows.clone(), c, cl, |i| flags[i * fb + byte] & bit != 0);
+                }
+                Pending::Near(lists, t) => {
+                    for p in lists[b].iter().filter(|p| p.t as usize == t) {
+                        let o = &mut cl[p.row as usize];
+                        *o = o.min(p.dist);
+                    }
+                }
+            }
+            let s = rows
+                .map(|i| weight_of(weights, i) * cl[i - start].as_f64())
+                .sum::<f64>();
+            (s, ok)
+        },
+        |(s, b)| {
+            sums.push(s);
+            ok &= b;
+        },
+    );
+    (sums, ok)
+}
+
+/// `cl[i - rows.start] = min(cl[i - rows.start], ‖x_i - c‖²)` for the rows
+/// `i` of `rows` where `keep(i)`; false if a distance is not finite.
+fn lower<F: Float>(
+    x: &Data<'_, F>,
+    rows: std::ops::Range<usize>,
+    c: &Centers<F>,
+    cl: &mut [F],
+    keep: impl Fn(usize) -> bool,
+) -> bool {
+    let (start, centre, mut ok) = (rows.start, c.row(0), true);
+    match x {
+        Data::Dense(v) => {
+            let (d, mut buf) = (centre.len(), Vec::new());
             let mut t = rows.start;
             while t < rows.end {
                 let te = (t + TILE).min(rows.end);
                 let tile = dense_tile(v, t, te, &mut buf);
-                let out = &mut out[..(te - t) * k];
-                distances_to(tile, cand, out);
-                for (r, ds) in out.chunks_exact(k).enumerate() {
-                    f(t + r, ds);
+                for (r, x) in tile.chunks_exact(d).enumerate() {
+                    if keep(t + r) {
+                        let dist = sq_dist(x, centre);
+                        ok &= dist.is_finite();
+                        let o = &mut cl[t + r - start];
+                        *o = o.min(dist);
+                    }
                 }
                 t = te;
             }
         }
         Data::Csr(m) => {
-            let mut ds = vec![F::zero(); k];
-            for i in rows {
-                for (j, o) in ds.iter_mut().enumerate() {
-                    *o = csr_sq_dist(m, i, cand, j);
-                }
-                f(i, &ds);
+            for i in rows.filter(|&i| keep(i)) {
+                let dist = csr_sq_dist(m, i, c, 0);
+                ok &= dist.is_finite();
+                let o = &mut cl[i - start];
+                *o = o.min(dist);
             }
         }
     }
-}
-
-/// `closest[i] = min(closest[i], ‖x_i - c‖²)` for the one centre `c`;
-/// false if a distance is not finite.
-fn nearer<F: Float>(pool: &ThreadPool, x: &Data<'_, F>, c: &Centers<F>, closest: &mut [F]) -> bool {
-    let mut ok = true;
-    map_blocks(
-        pool,
-        x.n_rows(),
-        (closest, 1),
-        (&mut [] as &mut [u8], 0),
-        |_, rows, cl, _| {
-            let start = rows.start;
-            let mut ok = true;
-            block_distances(x, rows, c, |i, ds| {
-                ok &= ds[0].is_finite();
-                let o = &mut cl[i - start];
-                *o = o.min(ds[0]);
-            });
-            ok
-        },
-        |b| ok &= b,
-    );
     ok
 }
 

@@ -33,6 +33,7 @@ pub mod hamerly;
 pub mod init;
 pub mod kernel;
 pub mod kmeans;
+mod kpp_kernel;
 pub mod lloyd;
 pub mod monitor;
 pub mod par;
