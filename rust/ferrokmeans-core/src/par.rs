@@ -95,7 +95,7 @@ pub fn map_blocks<A, B, P, F, C>(
     B: Send,
     P: Send,
     F: Fn(usize, std::ops::Range<usize>, &mut [A], &mut [B]) -> P + Sync,
-    C: FnMut(P),
+    C: FnMut(P) + Send,
 {
     map_blocks_of(pool, n, block_rows(n), out_a, out_b, f, combine)
 }
@@ -121,41 +121,49 @@ pub fn map_blocks_of<A, B, P, F, C>(
     B: Send,
     P: Send,
     F: Fn(usize, std::ops::Range<usize>, &mut [A], &mut [B]) -> P + Sync,
-    C: FnMut(P),
+    C: FnMut(P) + Send,
 {
     debug_assert_eq!(out_a.len(), n * per_row_a);
     debug_assert_eq!(out_b.len(), n * per_row_b);
     let n_blocks = n.div_ceil(br);
+    let parallel = pool.current_num_threads() > 1;
     let wave = (pool.current_num_threads() * 4).max(1);
-    let (mut rest_a, mut rest_b) = (out_a, out_b);
-    let mut first = 0;
-    while first < n_blocks {
-        let last = (first + wave).min(n_blocks);
-        let mut jobs = Vec::with_capacity(last - first);
-        for b in first..last {
-            let rows = b * br..((b + 1) * br).min(n);
-            let (a, ra) = std::mem::take(&mut rest_a).split_at_mut(rows.len() * per_row_a);
-            let (bb, rb) = std::mem::take(&mut rest_b).split_at_mut(rows.len() * per_row_b);
-            rest_a = ra;
-            rest_b = rb;
-            jobs.push((b, rows, a, bb));
-        }
-        // One thread: run on the caller's own thread. Concurrent fits with
-        // n_threads=1 from several Python threads then really run in
-        // parallel instead of queueing on one shared worker.
-        let partials: Vec<P> = if pool.current_num_threads() == 1 {
-            jobs.into_iter()
-                .map(|(b, rows, a, bb)| f(b, rows, a, bb))
-                .collect()
-        } else {
-            pool.install(|| {
+    let waves = || {
+        let (mut rest_a, mut rest_b) = (out_a, out_b);
+        let mut first = 0;
+        while first < n_blocks {
+            let last = (first + wave).min(n_blocks);
+            let mut jobs = Vec::with_capacity(last - first);
+            for b in first..last {
+                let rows = b * br..((b + 1) * br).min(n);
+                let (a, ra) = std::mem::take(&mut rest_a).split_at_mut(rows.len() * per_row_a);
+                let (bb, rb) = std::mem::take(&mut rest_b).split_at_mut(rows.len() * per_row_b);
+                rest_a = ra;
+                rest_b = rb;
+                jobs.push((b, rows, a, bb));
+            }
+            let partials: Vec<P> = if parallel {
                 jobs.into_par_iter()
                     .map(|(b, rows, a, bb)| f(b, rows, a, bb))
                     .collect()
-            })
-        };
-        partials.into_iter().for_each(&mut combine);
-        first = last;
+            } else {
+                jobs.into_iter()
+                    .map(|(b, rows, a, bb)| f(b, rows, a, bb))
+                    .collect()
+            };
+            partials.into_iter().for_each(&mut combine);
+            first = last;
+        }
+    };
+    if parallel {
+        // One entry into the pool for the whole pass: its workers stay busy
+        // from wave to wave instead of being woken once per wave.
+        pool.install(waves)
+    } else {
+        // One thread: run on the caller's own thread. Concurrent fits with
+        // n_threads=1 from several Python threads then really run in
+        // parallel instead of queueing on one shared worker.
+        waves()
     }
 }
 
