@@ -16,8 +16,9 @@
 //! only when its bounds show `min_{j≠a} ‖x - c_j‖² - ‖x - c_a‖² > 2E`:
 //! then `g_a` is the strict minimum and Lloyd would pick `a` too. Rows that
 //! are ranked go through the very same per-row arithmetic as in Lloyd. The
-//! bounds are kept in f64 and rounded outwards, so rounding never makes them
-//! claim more than is true. Sums per cluster are accumulated by the same
+//! bounds are computed in f64 with outward slack and stored in the data's
+//! type rounded outwards, so rounding never makes them claim more than is
+//! true. Sums per cluster are accumulated by the same
 //! code over the same blocks in the same order as Lloyd, so the centres,
 //! the convergence test and the iteration count are identical bit for bit.
 
@@ -77,8 +78,23 @@ impl Geometry {
     }
 }
 
-/// Per-row state: the bounds `[u, l]`, in f64.
-type Bounds = [f64; 2];
+/// Per-row state: the bounds `[u, l]`, stored in the data's type (8 bytes
+/// per row for float32) and rounded outwards when stored; all arithmetic on
+/// them is in f64.
+type Bounds<F> = [F; 2];
+
+/// `[u, l]` rounded outwards to `F`: the stored `u` is at least `u`, the
+/// stored `l` at most `l` (a rounding to nearest errs by at most half an
+/// ulp; two ulps of margin cover it and the multiplication).
+#[inline]
+fn store<F: Float>(u: f64, l: f64) -> Bounds<F> {
+    let eps = F::epsilon().as_f64();
+    let up = F::from_f64(u) * F::from_f64(1.0 + 2.0 * eps);
+    // A lower bound beyond F's range is stored as its largest value, never
+    // as infinity.
+    let down = F::from_f64(l.min(F::max_value().as_f64())) * F::from_f64(1.0 - 2.0 * eps);
+    [up, if down > F::zero() { down } else { F::zero() }]
+}
 
 /// Runs Hamerly's algorithm from `init` on dense data, with the stopping
 /// rules of [`crate::lloyd::lloyd`] and its results.
@@ -94,7 +110,7 @@ pub fn hamerly<F: Float>(
     let data = Data::Dense(x.view());
     let (n, k, d) = (x.nrows(), init.k, init.d);
     let mut labels = vec![-1i32; n];
-    let mut bounds: Vec<Bounds> = vec![[f64::INFINITY, 0.0]; n];
+    let mut bounds: Vec<Bounds<F>> = vec![[F::infinity(), F::zero()]; n];
     // How far each centre moved in the last step (0 before the first).
     let mut moved = vec![0f64; k];
     let mut centers = init;
@@ -131,9 +147,10 @@ pub fn hamerly<F: Float>(
                     }
                     let a = *la as usize;
                     let other = if a == arg1 { p2 } else { p1 };
-                    let u = (b[0] + moved[a]) * (1.0 + OUTWARD);
-                    let l = ((b[1] - other) * (1.0 - OUTWARD)).max(0.0);
-                    *b = [u, l];
+                    let u = (b[0].as_f64() + moved[a]) * (1.0 + OUTWARD);
+                    let l = ((b[1].as_f64() - other) * (1.0 - OUTWARD)).max(0.0);
+                    *b = store(u, l);
+                    let (u, l) = (b[0].as_f64(), b[1].as_f64());
                     if geo.settled(a, u, l) {
                         continue;
                     }
@@ -142,7 +159,8 @@ pub fn hamerly<F: Float>(
                         *o = *v;
                     }
                     let u = seq_dist_f64(&row, centers.row(a)).sqrt() * (1.0 + OUTWARD);
-                    b[0] = u;
+                    *b = store(u, l);
+                    let u = b[0].as_f64();
                     if !geo.settled(a, u, l) {
                         rescan.push(r);
                     }
@@ -206,7 +224,7 @@ fn rank_rows<F: Float>(
     first: usize,
     rescan: &[usize],
     lab: &mut [i32],
-    bnd: &mut [Bounds],
+    bnd: &mut [Bounds<F>],
 ) -> usize {
     let d = centers.d;
     let mut changed = 0;
@@ -240,7 +258,7 @@ fn rank_rows<F: Float>(
             let e = geo.slack(xq);
             let hi = (best[q].as_f64() + xq + e).max(0.0);
             let lo = (second[q].as_f64() + xq - e).max(0.0);
-            bnd[r] = [hi.sqrt() * (1.0 + OUTWARD), lo.sqrt() * (1.0 - OUTWARD)];
+            bnd[r] = store(hi.sqrt() * (1.0 + OUTWARD), lo.sqrt() * (1.0 - OUTWARD));
         }
     }
     changed
