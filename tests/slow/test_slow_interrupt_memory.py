@@ -93,6 +93,10 @@ import json, os, signal, threading, time
 import numpy as np
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
+
+# A child started from a background job of a non-interactive shell inherits
+# SIGINT ignored, and Python then leaves it ignored: restore Ctrl-C.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from ferrokmeans import KMeans, kmeans, kmeans2, vq
 
 X = np.random.default_rng(0).standard_normal(({n}, 2), dtype=np.float32)
