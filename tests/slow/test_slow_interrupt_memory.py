@@ -140,12 +140,12 @@ print(json.dumps(out))
 """
 
 # (id, estimator expression or None, call, delay in seconds). The k-means++
-# initialisation of 20 M rows takes seconds (each centre: three passes over
-# the data between two checks for Ctrl-C); the delays put the signal inside
-# it or inside the Lloyd iterations.
+# initialisation of 20 M rows takes seconds (each centre: two passes over
+# the data between two checks for Ctrl-C; 32 centres for the late signal);
+# the delays put the signal inside it or inside the Lloyd iterations.
 INTERRUPTS = [
     ("fit-kmeans++-init", "KMeans(8, random_state=0)", "km.fit(X)", 1.0),
-    ("fit-kmeans++-init-late", "KMeans(8, random_state=0)", "km.fit(X)", 2.5),
+    ("fit-kmeans++-init-late", "KMeans(32, random_state=0)", "km.fit(X)", 2.5),
     (
         "fit-lloyd",
         "KMeans(8, init='random', n_init=1, tol=0, random_state=0)",
