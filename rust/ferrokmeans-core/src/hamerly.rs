@@ -30,8 +30,8 @@ use crate::data::{dense_tile, Data};
 use crate::error::Result;
 use crate::float::Float;
 use crate::kernel::{nearest_dense_bounds, seq_dist, Out};
-use crate::lloyd::{new_centers, relocate_empty, Run};
-use crate::monitor::{Event, Monitor};
+use crate::lloyd::{iteration_done, new_centers, relocate_empty, Run};
+use crate::monitor::Monitor;
 use crate::par::{block_rows_for_sums, map_blocks_of};
 
 /// Relative slack added to (subtracted from) every upper (lower) bound that
@@ -180,17 +180,7 @@ pub fn hamerly<F: Float>(
             *m = seq_dist_f64(next.row(j), centers.row(j)).sqrt() * (1.0 + OUTWARD);
         }
         centers = next;
-        monitor.event(&Event::Iteration {
-            iter,
-            inertia: total.inertia,
-        })?;
-        if total.changed == 0 {
-            monitor.event(&Event::StrictConvergence { iter })?;
-            converged = true;
-            break;
-        }
-        if shift <= tol {
-            monitor.event(&Event::ToleranceConvergence { iter, shift, tol })?;
+        if iteration_done(monitor, iter, total.inertia, total.changed, shift, tol)? {
             converged = true;
             break;
         }

@@ -652,11 +652,7 @@ fn nearest_rows<F: Float, const FMA: bool, const MODE: u8>(
         let xr: [&[F]; RR] = std::array::from_fn(|rr| &xq[rr * d..(rr + 1) * d]);
         let mut g = [[F::zero(); FEW]; RR];
         for b in 0..blocks {
-            let pb: &[[F; BC]] = as_fixed(&c.packed[b * d * BC..(b + 1) * d * BC]);
-            let nb: &[F; BC] = c.norms_mu[b * BC..(b + 1) * BC]
-                .try_into()
-                .expect("BC norms");
-            let acc = rows_block::<F, FMA>(pb, xr, *nb);
+            let acc = rows_block::<F, FMA>(c, b, xr);
             for rr in 0..RR {
                 g[rr][b * BC..(b + 1) * BC].copy_from_slice(&acc[rr]);
             }
@@ -690,10 +686,15 @@ fn nearest_rows<F: Float, const FMA: bool, const MODE: u8>(
 /// feature order with the same operations as [`nearest_blocked`].
 #[inline(always)]
 fn rows_block<F: Float, const FMA: bool>(
-    pb: &[[F; BC]],
+    c: &Centers<F>,
+    b: usize,
     xr: [&[F]; RR],
-    norms: [F; BC],
 ) -> [[F; BC]; RR] {
+    let d = c.d;
+    let pb: &[[F; BC]] = as_fixed(&c.packed[b * d * BC..(b + 1) * d * BC]);
+    let norms: [F; BC] = c.norms_mu[b * BC..(b + 1) * BC]
+        .try_into()
+        .expect("BC norms");
     let (mut a0, mut a1, mut a2, mut a3) = (norms, norms, norms, norms);
     let [x0, x1, x2, x3] = xr;
     for ((((cv, &v0), &v1), &v2), &v3) in pb.iter().zip(x0).zip(x1).zip(x2).zip(x3) {
@@ -759,11 +760,7 @@ fn distances_rows<F: Float, const FMA: bool>(tile: &[F], c: &Centers<F>, out: &m
             }
         }
         for b in 0..blocks {
-            let pb: &[[F; BC]] = as_fixed(&c.packed[b * d * BC..(b + 1) * d * BC]);
-            let nb: &[F; BC] = c.norms_mu[b * BC..(b + 1) * BC]
-                .try_into()
-                .expect("BC norms");
-            let acc = rows_block::<F, FMA>(pb, xr, *nb);
+            let acc = rows_block::<F, FMA>(c, b, xr);
             for rr in 0..RR {
                 let r = r0 * RR + rr;
                 if r >= n {

@@ -76,6 +76,29 @@ pub(crate) fn new_centers<F: Float>(old: &Centers<F>, p: &Partial) -> Result<(Ce
     Ok((Centers::new(data, old.k, d), shift))
 }
 
+/// Reports iteration `iter` to the monitor and applies the stopping rules
+/// shared by every algorithm: true when no label changed (strict
+/// convergence) or the total squared shift is at most `tol`.
+pub(crate) fn iteration_done(
+    monitor: &mut dyn Monitor,
+    iter: usize,
+    inertia: f64,
+    changed: usize,
+    shift: f64,
+    tol: f64,
+) -> Result<bool> {
+    monitor.event(&Event::Iteration { iter, inertia })?;
+    if changed == 0 {
+        monitor.event(&Event::StrictConvergence { iter })?;
+        return Ok(true);
+    }
+    if shift <= tol {
+        monitor.event(&Event::ToleranceConvergence { iter, shift, tol })?;
+        return Ok(true);
+    }
+    Ok(false)
+}
+
 /// Runs Lloyd iterations from `init` until no label changes (strict
 /// convergence), the total squared centre shift is at most `tol` (absolute),
 /// or `max_iter` iterations; then assigns once more so that the labels and
@@ -100,17 +123,7 @@ pub fn lloyd<F: Float>(
         relocate_empty(pool, x, weights, &centers, &labels, &mut p);
         let (next, shift) = new_centers(&centers, &p)?;
         centers = next;
-        monitor.event(&Event::Iteration {
-            iter,
-            inertia: p.inertia,
-        })?;
-        if p.changed == 0 {
-            monitor.event(&Event::StrictConvergence { iter })?;
-            converged = true;
-            break;
-        }
-        if shift <= tol {
-            monitor.event(&Event::ToleranceConvergence { iter, shift, tol })?;
+        if iteration_done(monitor, iter, p.inertia, p.changed, shift, tol)? {
             converged = true;
             break;
         }
