@@ -1,5 +1,6 @@
 //! Times Lloyd iterations on synthetic data: `cargo run --release --example
-//! lloyd_speed -- N D K THREADS [f32|f64] [lloyd|hamerly|auto]`. For profiling the kernels; the
+//! lloyd_speed -- N D K THREADS [f32|f64] [lloyd|hamerly|auto]` (`REPEATS=n` in the
+//! environment: repeats, 7 by default). For profiling the kernels; the
 //! comparisons against other libraries live in `benchmarks/`.
 
 use std::time::Instant;
@@ -33,7 +34,11 @@ fn run<F: ferrokmeans_core::Float>(
     // barely disturb; it is the whole work when threads = 1, since a
     // one-thread fit runs on the caller's thread).
     let (mut best, mut best_cpu) = (f64::INFINITY, f64::INFINITY);
-    for _ in 0..7 {
+    let repeats: usize = std::env::var("REPEATS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(7);
+    for _ in 0..repeats {
         let (t, c) = (Instant::now(), thread_cpu_seconds());
         let r = fit(Data::Dense(x.view()), None, &params, &mut ()).unwrap();
         let per = (r.n_iter + 1) as f64;
@@ -41,7 +46,7 @@ fn run<F: ferrokmeans_core::Float>(
         best_cpu = best_cpu.min((thread_cpu_seconds() - c) / per);
     }
     println!(
-        "n={n} d={d} k={k} threads={threads} {} {algorithm:?}: {:.3} ms/iteration wall, {:.3} ms CPU of the calling thread (best of 7)",
+        "n={n} d={d} k={k} threads={threads} {} {algorithm:?}: {:.3} ms/iteration wall, {:.3} ms CPU of the calling thread (best of {repeats})",
         std::any::type_name::<F>(),
         best * 1e3,
         best_cpu * 1e3

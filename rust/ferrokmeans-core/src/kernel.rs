@@ -651,10 +651,14 @@ fn nearest_rows<F: Float, const FMA: bool, const MODE: u8>(
         }
         let xr: [&[F]; RR] = std::array::from_fn(|rr| &xq[rr * d..(rr + 1) * d]);
         let mut g = [[F::zero(); FEW]; RR];
-        for b in 0..blocks {
-            let acc = rows_block::<F, FMA>(c, b, xr);
-            for rr in 0..RR {
-                g[rr][b * BC..(b + 1) * BC].copy_from_slice(&acc[rr]);
+        if blocks == 2 {
+            g = rows_two_blocks::<F, FMA>(c, xr);
+        } else {
+            for b in 0..blocks {
+                let acc = rows_block::<F, FMA>(c, b, xr);
+                for rr in 0..RR {
+                    g[rr][b * BC..(b + 1) * BC].copy_from_slice(&acc[rr]);
+                }
             }
         }
         let xn = sq_norms_rr(xr);
@@ -704,6 +708,37 @@ fn rows_block<F: Float, const FMA: bool>(
         fma_bc::<F, FMA>(&mut a3, v3, cv);
     }
     [a0, a1, a2, a3]
+}
+
+/// [`rows_block`] for both blocks of [`FEW`] centres in one pass over the
+/// features: `2 · RR` independent accumulators, enough to keep the
+/// multiply-add units busy (with `RR` alone each step waits on the last).
+/// Every value is computed by the same operations in the same order.
+#[inline(always)]
+fn rows_two_blocks<F: Float, const FMA: bool>(c: &Centers<F>, xr: [&[F]; RR]) -> [[F; FEW]; RR] {
+    let d = c.d;
+    let p0: &[[F; BC]] = as_fixed(&c.packed[..d * BC]);
+    let p1: &[[F; BC]] = as_fixed(&c.packed[d * BC..2 * d * BC]);
+    let n0: [F; BC] = c.norms_mu[..BC].try_into().expect("BC norms");
+    let n1: [F; BC] = c.norms_mu[BC..FEW].try_into().expect("BC norms");
+    let (mut a0, mut a1, mut a2, mut a3) = (n0, n0, n0, n0);
+    let (mut b0, mut b1, mut b2, mut b3) = (n1, n1, n1, n1);
+    let [x0, x1, x2, x3] = xr;
+    for (f, (c0, c1)) in p0.iter().zip(p1).enumerate() {
+        let (v0, v1, v2, v3) = (x0[f], x1[f], x2[f], x3[f]);
+        fma_bc::<F, FMA>(&mut a0, v0, c0);
+        fma_bc::<F, FMA>(&mut b0, v0, c1);
+        fma_bc::<F, FMA>(&mut a1, v1, c0);
+        fma_bc::<F, FMA>(&mut b1, v1, c1);
+        fma_bc::<F, FMA>(&mut a2, v2, c0);
+        fma_bc::<F, FMA>(&mut b2, v2, c1);
+        fma_bc::<F, FMA>(&mut a3, v3, c0);
+        fma_bc::<F, FMA>(&mut b3, v3, c1);
+    }
+    let join = |a: [F; BC], b: [F; BC]| -> [F; FEW] {
+        std::array::from_fn(|i| if i < BC { a[i] } else { b[i - BC] })
+    };
+    [join(a0, b0), join(a1, b1), join(a2, b2), join(a3, b3)]
 }
 
 /// `Σ_f x[f]²` of [`RR`] rows, each in feature order, unfused (the same
