@@ -29,6 +29,7 @@ K = {"W1": 64, "W2": 10, "W3": 16, "W4": 256, "W5": 100, "W6": 1024}
 CONTENDERS = (
     "ferrokmeans lloyd",
     "ferrokmeans hamerly",
+    "ferrokmeans yinyang",
     "sklearn lloyd",
     "sklearn elkan",
 )

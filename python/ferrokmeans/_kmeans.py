@@ -30,7 +30,7 @@ from ._validation import (
 
 __all__ = ["KMeans", "kmeans_plusplus"]
 
-_ALGORITHMS = ("lloyd", "elkan", "hamerly", "auto")
+_ALGORITHMS = ("lloyd", "elkan", "hamerly", "yinyang", "auto")
 _FITTED_ATTRIBUTES = (
     "cluster_centers_",
     "labels_",
@@ -216,7 +216,7 @@ class KMeans(
         if not isinstance(self.algorithm, str) or self.algorithm not in _ALGORITHMS:
             raise ValueError(
                 f"The 'algorithm' parameter of {name} must be a str among "
-                f"{{'lloyd', 'elkan', 'hamerly', 'auto'}}. Got {self.algorithm!r} "
+                f"{{'lloyd', 'elkan', 'hamerly', 'yinyang', 'auto'}}. Got {self.algorithm!r} "
                 "instead."
             )
         if isinstance(self.init, str):

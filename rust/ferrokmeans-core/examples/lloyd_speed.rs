@@ -1,5 +1,5 @@
 //! Times Lloyd iterations on synthetic data: `cargo run --release --example
-//! lloyd_speed -- N D K THREADS [f32|f64] [lloyd|hamerly|auto]` (`REPEATS=n` in the
+//! lloyd_speed -- N D K THREADS [f32|f64] [lloyd|hamerly|yinyang|auto]` (`REPEATS=n` in the
 //! environment: repeats, 7 by default). For profiling the kernels; the
 //! comparisons against other libraries live in `benchmarks/`.
 
@@ -68,6 +68,7 @@ fn main() {
     let (n, d, k, t) = (get(1, 1_000_000), get(2, 2), get(3, 16), get(4, 1));
     let algorithm = match a.get(6).map(|s| s.as_str()) {
         Some("hamerly") => Algorithm::Hamerly,
+        Some("yinyang") => Algorithm::Yinyang,
         Some("auto") => Algorithm::Auto,
         _ => Algorithm::Lloyd,
     };

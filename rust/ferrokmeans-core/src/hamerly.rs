@@ -29,7 +29,7 @@ use crate::assign::{accumulate_dense, assign_pass, weighted_sum, Centers, Partia
 use crate::data::{dense_tile, Data};
 use crate::error::Result;
 use crate::float::Float;
-use crate::kernel::{nearest_dense_bounds, seq_dist, Out};
+use crate::kernel::{nearest_dense_bounds, sq_dist, Out};
 use crate::lloyd::{iteration_done, new_centers, relocate_empty, Run};
 use crate::monitor::Monitor;
 use crate::par::{block_rows_for_sums, map_blocks_of};
@@ -37,10 +37,10 @@ use crate::par::{block_rows_for_sums, map_blocks_of};
 /// Relative slack added to (subtracted from) every upper (lower) bound that
 /// is computed in f64: far above f64's rounding of a sum of squares or a
 /// square root, far below anything that matters for pruning.
-const OUTWARD: f64 = 1e-12;
+pub(crate) const OUTWARD: f64 = 1e-12;
 
 /// What the bounds need of the current centres.
-struct Geometry {
+pub(crate) struct Geometry {
     /// `‖c_j - μ‖` per centre.
     r: Vec<f64>,
     /// The expansion's error coefficient and `2 max ‖c - μ‖²`.
@@ -49,7 +49,7 @@ struct Geometry {
 }
 
 impl Geometry {
-    fn of<F: Float>(c: &Centers<F>) -> Self {
+    pub(crate) fn of<F: Float>(c: &Centers<F>) -> Self {
         let (err, twice_max) = c.expansion_error();
         Geometry {
             r: (0..c.k).map(|j| c.norm_mu(j).sqrt()).collect(),
@@ -61,7 +61,7 @@ impl Geometry {
     /// Twice the worst error of an expansion value for a row with
     /// `‖x - μ‖² = xn` (also covering the rounding of `xn` itself).
     #[inline]
-    fn slack(&self, xn: f64) -> f64 {
+    pub(crate) fn slack(&self, xn: f64) -> f64 {
         2.0 * self.err * (self.twice_max + xn)
     }
 
@@ -69,12 +69,22 @@ impl Geometry {
     /// than centre `a` by more than twice the expansion's error. `‖x - μ‖`
     /// is bounded by `u + ‖c_a - μ‖`, so the row's features are not needed.
     #[inline]
-    fn settled(&self, a: usize, u: f64, l: f64) -> bool {
+    pub(crate) fn settled(&self, a: usize, u: f64, l: f64) -> bool {
         if l <= u {
             return false;
         }
         let xn = (u + self.r[a]).powi(2);
         (l * l - u * u) * (1.0 - OUTWARD) > 2.0 * self.slack(xn)
+    }
+
+    /// A lower bound `l` above this value settles the row as
+    /// [`Geometry::settled`] does (solved for `l`, with outward slack for
+    /// the rounding of this very computation), so that many bounds can be
+    /// tested against one number.
+    #[inline]
+    pub(crate) fn settle_limit(&self, a: usize, u: f64) -> f64 {
+        let xn = (u + self.r[a]).powi(2);
+        (u * u + 2.0 * self.slack(xn) / (1.0 - OUTWARD)).sqrt() * (1.0 + OUTWARD)
     }
 }
 
@@ -88,12 +98,27 @@ type Bounds<F> = [F; 2];
 /// ulp; two ulps of margin cover it and the multiplication).
 #[inline]
 fn store<F: Float>(u: f64, l: f64) -> Bounds<F> {
+    [round_up(u), round_down(l)]
+}
+
+/// An upper bound `u` stored in `F`, rounded so that it is at least `u`.
+#[inline]
+pub(crate) fn round_up<F: Float>(u: f64) -> F {
+    F::from_f64(u) * F::from_f64(1.0 + 2.0 * F::epsilon().as_f64())
+}
+
+/// A non-negative lower bound `l` stored in `F`, rounded so that it is at
+/// most `l`; beyond `F`'s range it is stored as its largest value, never as
+/// infinity.
+#[inline]
+pub(crate) fn round_down<F: Float>(l: f64) -> F {
     let eps = F::epsilon().as_f64();
-    let up = F::from_f64(u) * F::from_f64(1.0 + 2.0 * eps);
-    // A lower bound beyond F's range is stored as its largest value, never
-    // as infinity.
     let down = F::from_f64(l.min(F::max_value().as_f64())) * F::from_f64(1.0 - 2.0 * eps);
-    [up, if down > F::zero() { down } else { F::zero() }]
+    if down > F::zero() {
+        down
+    } else {
+        F::zero()
+    }
 }
 
 /// Runs Hamerly's algorithm from `init` on dense data, with the stopping
@@ -158,7 +183,7 @@ pub fn hamerly<F: Float>(
                     for (o, v) in row.iter_mut().zip(x.row(rows.start + r).iter()) {
                         *o = *v;
                     }
-                    let u = seq_dist_f64(&row, centers.row(a)).sqrt() * (1.0 + OUTWARD);
+                    let u = dist_up(&row, centers.row(a)).sqrt() * (1.0 + OUTWARD);
                     *b = store(u, l);
                     let u = b[0].as_f64();
                     if !geo.settled(a, u, l) {
@@ -195,13 +220,22 @@ pub fn hamerly<F: Float>(
     })
 }
 
-/// `Σ (a - b)²` in f64.
+/// `Σ (a - b)²` in f64, in feature order.
 #[inline]
-fn seq_dist_f64<F: Float>(a: &[F], b: &[F]) -> f64 {
+pub(crate) fn seq_dist_f64<F: Float>(a: &[F], b: &[F]) -> f64 {
     a.iter()
         .zip(b)
         .map(|(u, v)| (u.as_f64() - v.as_f64()).powi(2))
         .sum()
+}
+
+/// An upper bound on `Σ (a - b)²` for `d`-long rows: [`sq_dist`] in `F`
+/// (vectorised), enlarged by the worst relative error `(d + 3)u` of such a
+/// sum (with 1% to spare, as [`Centers::expansion_error`]).
+#[inline]
+pub(crate) fn dist_up<F: Float>(a: &[F], b: &[F]) -> f64 {
+    let unit = F::epsilon().as_f64() / 2.0 * 1.01;
+    sq_dist(a, b).as_f64() * (1.0 + (a.len() + 3) as f64 * unit)
 }
 
 /// Ranks the rows `first + rescan[..]` against all centres with the kernel's
@@ -256,8 +290,9 @@ fn rank_rows<F: Float>(
 
 /// Adds the block's rows to the sums of their clusters exactly as Lloyd's
 /// pass does (same code, same tiles, same order), and its inertia under the
-/// current centres (exact distances; only reported to the monitor).
-fn accumulate_block<F: Float>(
+/// current centres (only reported to the monitor, so summed in the
+/// vectorised order of [`sq_dist`] rather than feature by feature).
+pub(crate) fn accumulate_block<F: Float>(
     x: &ArrayView2<'_, F>,
     weights: Option<&[F]>,
     centers: &Centers<F>,
@@ -275,7 +310,7 @@ fn accumulate_block<F: Float>(
         let tl = &lab[t - rows.start..te - rows.start];
         let tw = weights.map(|w| &w[t..te]);
         for ((o, r), &j) in dists.iter_mut().zip(tile.chunks_exact(d)).zip(tl) {
-            *o = seq_dist(r, centers.row(j as usize));
+            *o = sq_dist(r, centers.row(j as usize));
         }
         p.inertia += weighted_sum(&dists[..te - t], tw);
         accumulate_dense(tile, d, tl, tw, &mut p.sums, &mut p.weights);

@@ -22,6 +22,7 @@
 
 use crate::data::CsrView;
 use crate::float::Float;
+use std::ops::Range;
 
 /// Rows handled together by the large-`d` kernel (its SIMD lanes).
 const BR: usize = 16;
@@ -78,7 +79,6 @@ impl<F: Float> Centers<F> {
     /// Wraps a row-major `k × d` buffer.
     pub fn new(data: Vec<F>, k: usize, d: usize) -> Self {
         debug_assert_eq!(data.len(), k * d);
-        let sq_norms = row_sq_norms(&data, d);
         let mut mu = vec![0f64; d];
         for c in data.chunks_exact(d) {
             for (m, v) in mu.iter_mut().zip(c) {
@@ -92,6 +92,11 @@ impl<F: Float> Centers<F> {
             .iter()
             .map(|m| F::from_f64((m / k.max(1) as f64).round()))
             .collect();
+        Self::with_mu(data, k, d, mu)
+    }
+
+    fn with_mu(data: Vec<F>, k: usize, d: usize, mu: Vec<F>) -> Self {
+        let sq_norms = row_sq_norms(&data, d);
         let centred: Vec<F> = data
             .chunks_exact(d)
             .flat_map(|c| c.iter().zip(&mu).map(|(v, m)| *v - *m))
@@ -128,9 +133,53 @@ impl<F: Float> Centers<F> {
         }
     }
 
+    /// The centres regrouped for the bound-based algorithms: the `groups`
+    /// one after another, each padded to whole blocks of [`BC`] with centres
+    /// that are never nearest (`‖c - μ‖² = +inf`), and centred on this
+    /// set's `μ`, so that every ranking value equals the one computed
+    /// against the whole set (it depends only on the row, the centre and
+    /// `μ`). Returns them with each group's range of blocks and the original
+    /// index at every position (`usize::MAX` for padding).
+    pub(crate) fn grouped(&self, groups: &[Vec<usize>]) -> (Self, Vec<Range<usize>>, Vec<usize>) {
+        let d = self.d;
+        let (mut data, mut ranges, mut orig) = (Vec::new(), Vec::new(), Vec::new());
+        for g in groups {
+            let first = orig.len() / BC;
+            for &j in g {
+                data.extend_from_slice(self.row(j));
+                orig.push(j);
+            }
+            while orig.len() % BC != 0 {
+                data.extend(std::iter::repeat_n(F::zero(), d));
+                orig.push(usize::MAX);
+            }
+            ranges.push(first..orig.len() / BC);
+        }
+        let mut c = Self::with_mu(data, orig.len(), d, self.mu.clone());
+        for (p, &j) in orig.iter().enumerate() {
+            if j == usize::MAX {
+                c.norms_mu[p] = F::infinity();
+            }
+        }
+        (c, ranges, orig)
+    }
+
+    /// `x - μ` into `out`, as the kernels centre a row.
+    pub(crate) fn centre_row(&self, x: &[F], out: &mut [F]) {
+        for ((o, v), m) in out.iter_mut().zip(x).zip(&self.mu) {
+            *o = *v - *m;
+        }
+    }
+
     /// Centre `j`.
     pub fn row(&self, j: usize) -> &[F] {
         &self.data[j * self.d..(j + 1) * self.d]
+    }
+
+    /// An upper bound on `‖x - μ‖²` of a row, for bounds: [`sq_dist`] in
+    /// `F`, enlarged by the worst relative error of such a sum.
+    pub(crate) fn row_norm_mu(&self, x: &[F]) -> f64 {
+        sq_dist(x, &self.mu).as_f64() * (1.0 + self.err_exact)
     }
 
     /// `‖c_j - μ‖²`.
@@ -404,7 +453,9 @@ fn fma_lanes<F: Float, const FMA: bool>(acc: &mut [F; BR], x: &[F; BR], c: F) {
 }
 
 /// `Σ (x - c)²` in feature order, unfused: the exact distance whose bits
-/// every reported distance has (the same as scipy's `vq`).
+/// every reported distance has (the same as scipy's `vq`); the kernels
+/// compute it four rows at a time ([`seq_dist4`]), the tests one by one.
+#[cfg(test)]
 #[inline(always)]
 pub(crate) fn seq_dist<F: Float>(x: &[F], c: &[F]) -> F {
     let mut s = F::zero();
@@ -600,7 +651,7 @@ fn finish_rows<F: Float, const MODE: u8>(
     }
 }
 
-/// [`seq_dist`] of four pairs at once, each in feature order.
+/// `Σ (x - c)²` of four pairs at once, each in feature order, unfused.
 #[inline(always)]
 fn seq_dist4<F: Float>(xs: [&[F]; 4], cs: [&[F]; 4]) -> [F; 4] {
     let mut s = [F::zero(); 4];
@@ -955,6 +1006,166 @@ pub fn distances_to<F: Float>(tile: &[F], c: &Centers<F>, out: &mut [F]) {
     }
     run::<F, false>(tile, c, out)
 }
+
+/// Every ranking value `g_j` of every row of the tile (more than 8
+/// features), computed by exactly the operations of [`nearest_blocked`] and
+/// [`nearest_rows`], so that a caller can take minima over any set of
+/// centres and get the kernels' own labels. Layout: per group of [`BR`]
+/// rows `q`, the value of row `q·BR + l` and centre `p` (padding centres
+/// included, `+inf`) at `q·w·BR + p·BR + l`, with `w` = [`padded_k`]; `out`
+/// holds `⌈n / BR⌉·w·BR` values.
+pub(crate) fn expansion_values<F: Float>(tile: &[F], c: &Centers<F>, out: &mut [F]) {
+    debug_assert!(c.d > 8);
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+        fn avx512<F: Float>(tile: &[F], c: &Centers<F>, out: &mut [F]) {
+            values_blocked::<F, true>(tile, c, out)
+        }
+        #[target_feature(enable = "avx2,fma")]
+        fn avx2<F: Float>(tile: &[F], c: &Centers<F>, out: &mut [F]) {
+            values_blocked::<F, true>(tile, c, out)
+        }
+        match simd_level() {
+            // SAFETY: simd_level() only reports features this CPU has.
+            SimdLevel::Avx512 => return unsafe { avx512(tile, c, out) },
+            // SAFETY: as above.
+            SimdLevel::Avx2 => return unsafe { avx2(tile, c, out) },
+            SimdLevel::Portable => {}
+        }
+    }
+    values_blocked::<F, false>(tile, c, out)
+}
+
+/// The number of centres [`expansion_values`] writes per row: `k` rounded
+/// up to whole blocks.
+pub(crate) fn padded_k<F>(c: &Centers<F>) -> usize {
+    c.k.div_ceil(BC) * BC
+}
+
+/// [`nearest_blocked`]'s products without the argmin: each block's
+/// `BR × BC` accumulators are stored as they are.
+#[inline(always)]
+fn values_blocked<F: Float, const FMA: bool>(tile: &[F], c: &Centers<F>, out: &mut [F]) {
+    let d = c.d;
+    let n = tile.len() / d;
+    let blocks = c.packed.len() / (d * BC);
+    let w = blocks * BC;
+    debug_assert!(out.len() >= n.div_ceil(BR) * w * BR);
+    let mut xg = vec![F::zero(); d * BR];
+    for g in 0..n.div_ceil(BR) {
+        let rows = (g * BR)..((g + 1) * BR).min(n);
+        if rows.len() < BR {
+            xg.fill(F::zero());
+        }
+        for (l, r) in rows.clone().enumerate() {
+            for (f, v) in tile[r * d..(r + 1) * d].iter().enumerate() {
+                xg[f * BR + l] = *v - c.mu[f];
+            }
+        }
+        let xs: &[[F; BR]] = as_fixed(&xg);
+        let dst = &mut out[g * w * BR..(g + 1) * w * BR];
+        for b in 0..blocks {
+            let mut acc = [[F::zero(); BR]; BC];
+            for (cc, a) in acc.iter_mut().enumerate() {
+                *a = [c.norms_mu[b * BC + cc]; BR];
+            }
+            let cs: &[[F; BC]] = as_fixed(&c.packed[b * d * BC..(b + 1) * d * BC]);
+            for (xv, cv) in xs.iter().zip(cs) {
+                for (a, &cb) in acc.iter_mut().zip(cv) {
+                    fma_lanes::<F, FMA>(a, xv, cb);
+                }
+            }
+            for (cc, a) in acc.iter().enumerate() {
+                let p = b * BC + cc;
+                dst[p * BR..(p + 1) * BR].copy_from_slice(a);
+            }
+        }
+    }
+}
+
+/// The ranking values of one centred row `xc` (see [`Centers::centre_row`])
+/// against the blocks `blocks` of `c`: [`BC`] values per block, written to
+/// `out` block after block, by exactly the operations of
+/// [`nearest_blocked`] (more than 8 features).
+pub(crate) fn row_block_values<F: Float>(
+    xc: &[F],
+    c: &Centers<F>,
+    blocks: &[usize],
+    out: &mut [F],
+) {
+    debug_assert!(c.d > 8);
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+        fn avx512<F: Float>(xc: &[F], c: &Centers<F>, blocks: &[usize], out: &mut [F]) {
+            row_blocks::<F, true>(xc, c, blocks, out)
+        }
+        #[target_feature(enable = "avx2,fma")]
+        fn avx2<F: Float>(xc: &[F], c: &Centers<F>, blocks: &[usize], out: &mut [F]) {
+            row_blocks::<F, true>(xc, c, blocks, out)
+        }
+        match simd_level() {
+            // SAFETY: simd_level() only reports features this CPU has.
+            SimdLevel::Avx512 => return unsafe { avx512(xc, c, blocks, out) },
+            // SAFETY: as above.
+            SimdLevel::Avx2 => return unsafe { avx2(xc, c, blocks, out) },
+            SimdLevel::Portable => {}
+        }
+    }
+    row_blocks::<F, false>(xc, c, blocks, out)
+}
+
+/// [`row_block_values`]: four blocks at a time, as independent chains.
+#[inline(always)]
+fn row_blocks<F: Float, const FMA: bool>(
+    xc: &[F],
+    c: &Centers<F>,
+    blocks: &[usize],
+    out: &mut [F],
+) {
+    let d = c.d;
+    let pb = |b: usize| -> &[[F; BC]] { as_fixed(&c.packed[b * d * BC..(b + 1) * d * BC]) };
+    let norms = |b: usize| -> [F; BC] {
+        c.norms_mu[b * BC..(b + 1) * BC]
+            .try_into()
+            .expect("BC norms")
+    };
+    let mut i = 0;
+    while i + 4 <= blocks.len() {
+        let q = &blocks[i..i + 4];
+        let (p0, p1, p2, p3) = (pb(q[0]), pb(q[1]), pb(q[2]), pb(q[3]));
+        let (mut a0, mut a1, mut a2, mut a3) = (norms(q[0]), norms(q[1]), norms(q[2]), norms(q[3]));
+        for (f, &x) in xc.iter().enumerate() {
+            fma_bc::<F, FMA>(&mut a0, x, &p0[f]);
+            fma_bc::<F, FMA>(&mut a1, x, &p1[f]);
+            fma_bc::<F, FMA>(&mut a2, x, &p2[f]);
+            fma_bc::<F, FMA>(&mut a3, x, &p3[f]);
+        }
+        for (o, a) in out[i * BC..(i + 4) * BC]
+            .chunks_exact_mut(BC)
+            .zip([a0, a1, a2, a3])
+        {
+            o.copy_from_slice(&a);
+        }
+        i += 4;
+    }
+    while i < blocks.len() {
+        let p0 = pb(blocks[i]);
+        let mut a0 = norms(blocks[i]);
+        for (f, &x) in xc.iter().enumerate() {
+            fma_bc::<F, FMA>(&mut a0, x, &p0[f]);
+        }
+        out[i * BC..(i + 1) * BC].copy_from_slice(&a0);
+        i += 1;
+    }
+}
+
+/// Centres per block of [`row_block_values`].
+pub(crate) const BLOCK: usize = BC;
+
+/// Rows per group in the layout of [`expansion_values`].
+pub(crate) const VALUE_ROWS: usize = BR;
 
 fn nearest_any<F: Float, const MODE: u8>(tile: &[F], c: &Centers<F>, out: &mut Out<'_, F>) {
     match c.d {

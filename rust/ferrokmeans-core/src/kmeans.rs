@@ -13,6 +13,7 @@ use crate::lloyd::lloyd;
 use crate::monitor::{Event, Monitor};
 use crate::par::{map_blocks, pool};
 use crate::rng::Rng;
+use crate::yinyang::yinyang;
 
 /// How the initial centres are chosen.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,30 +27,48 @@ pub enum Init<F> {
 }
 
 /// Which exact algorithm runs the iterations. All give identical labels,
-/// centres, inertia and iteration counts (see [`crate::hamerly`]).
-/// `Elkan` (scikit-learn's name for its bound-based option) runs Hamerly's
-/// algorithm, which keeps two bounds per row instead of `k + 1`. `Auto`
-/// picks the fastest for the shape. Sparse data always runs Lloyd.
+/// centres, inertia and iteration counts (see [`crate::hamerly`] and
+/// [`crate::yinyang`]). `Elkan` (scikit-learn's name for its bound-based
+/// option) runs Hamerly's algorithm, which keeps two bounds per row instead
+/// of `k + 1`. `Yinyang` keeps one bound per group of about ten centres.
+/// `Auto` picks the fastest for the shape. Sparse data always runs Lloyd.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Algorithm {
     Lloyd,
     Elkan,
     Hamerly,
+    Yinyang,
     Auto,
 }
 
+/// The algorithm that actually runs (see [`Algorithm::resolve`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runner {
+    Lloyd,
+    Hamerly,
+    Yinyang,
+}
+
 impl Algorithm {
-    /// Whether the bound-based algorithm runs for `k` centres of `d`
-    /// features. `Auto` uses it where it measured faster (benchmarks/):
-    /// from 16 features on, with 32 to 512 centres. With few features or
-    /// centres the SIMD Lloyd kernel costs less per row than the bookkeeping
-    /// of the bounds; with many centres, several of them lie close to most
-    /// rows, so the one lower bound rarely settles a row.
-    pub fn uses_bounds(self, d: usize, k: usize) -> bool {
+    /// Which algorithm runs for `k` centres of `d` features on dense data.
+    /// `Auto` uses the bound-based algorithms where they measured faster
+    /// (benchmarks/converge.py): from 16 features on, Hamerly's for 32 to
+    /// 64 centres and Yinyang for more. With few features or centres the
+    /// SIMD Lloyd kernel costs less per row than the bookkeeping of the
+    /// bounds; with many centres, several of them lie close to most rows,
+    /// so Hamerly's single lower bound rarely settles a row and the group
+    /// bounds of Yinyang do better.
+    pub fn resolve(self, d: usize, k: usize) -> Runner {
         match self {
-            Algorithm::Lloyd => false,
-            Algorithm::Elkan | Algorithm::Hamerly => true,
-            Algorithm::Auto => d >= 16 && (32..=512).contains(&k),
+            Algorithm::Lloyd => Runner::Lloyd,
+            Algorithm::Elkan | Algorithm::Hamerly => Runner::Hamerly,
+            // Yinyang's group ranking uses the blocked kernel's arithmetic,
+            // which the kernel for 8 features or fewer does not share.
+            Algorithm::Yinyang if d <= 8 => Runner::Hamerly,
+            Algorithm::Yinyang => Runner::Yinyang,
+            Algorithm::Auto if d < 16 || k < 32 => Runner::Lloyd,
+            Algorithm::Auto if k <= 64 => Runner::Hamerly,
+            Algorithm::Auto => Runner::Yinyang,
         }
     }
 }
@@ -299,9 +318,12 @@ pub fn fit<F: Float>(
             Init::Centers(c) => Centers::new(c.iter().copied().collect(), k, d),
         };
         monitor.event(&Event::InitDone { run })?;
-        let r = match &x {
-            Data::Dense(v) if params.algorithm.uses_bounds(d, k) => {
+        let r = match (&x, params.algorithm.resolve(d, k)) {
+            (Data::Dense(v), Runner::Hamerly) => {
                 hamerly(&pool, v, w, init, params.max_iter, tol, monitor)?
+            }
+            (Data::Dense(v), Runner::Yinyang) => {
+                yinyang(&pool, v, w, init, params.max_iter, tol, monitor)?
             }
             _ => lloyd(&pool, &x, w, init, params.max_iter, tol, monitor)?,
         };

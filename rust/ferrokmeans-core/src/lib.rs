@@ -39,13 +39,14 @@ pub mod monitor;
 pub mod par;
 pub mod rng;
 pub mod scipy;
+pub mod yinyang;
 
 pub use data::{CsrView, Data};
 pub use error::{KMeansError, Result};
 pub use float::Float;
 pub use kmeans::{
     check_weights, fit, kmeans_plusplus, mean_variance, predict, transform, Algorithm, Init,
-    KMeansParams, KMeansResult,
+    KMeansParams, KMeansResult, Runner,
 };
 pub use monitor::{Event, Monitor};
 pub use scipy::{kmeans2_iterate, kmeans_refine, vq, Missing};

@@ -51,6 +51,8 @@ fn check<F: Float>(x: &Array2<f64>, k: usize, weighted: bool) {
             (Algorithm::Hamerly, 1),
             (Algorithm::Hamerly, 3),
             (Algorithm::Elkan, 2),
+            (Algorithm::Yinyang, 1),
+            (Algorithm::Yinyang, 2),
         ] {
             let other = run(&x, w.as_ref(), k, tol, alg, threads);
             let what = format!(

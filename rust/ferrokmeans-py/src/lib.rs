@@ -183,6 +183,7 @@ fn fit_impl<'py, F: Element + Float>(
         "lloyd" => core::Algorithm::Lloyd,
         "elkan" => core::Algorithm::Elkan,
         "hamerly" => core::Algorithm::Hamerly,
+        "yinyang" => core::Algorithm::Yinyang,
         "auto" => core::Algorithm::Auto,
         _ => {
             return Err(PyValueError::new_err(format!(
