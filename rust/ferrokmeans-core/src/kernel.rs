@@ -178,16 +178,20 @@ impl<F: Float> Centers<F> {
 /// the compiler can vectorise the loop; the combining order is fixed.
 #[inline(always)]
 pub fn sq_dist<F: Float>(a: &[F], b: &[F]) -> F {
+    let n = a.len().min(b.len());
+    let (ca, ra) = a[..n].as_chunks::<8>();
+    let (cb, rb) = b[..n].as_chunks::<8>();
     let mut acc = [F::zero(); 8];
-    let ca = a.chunks_exact(8);
-    let cb = b.chunks_exact(8);
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
+    for (x, y) in ca.iter().zip(cb) {
         for l in 0..8 {
             let t = x[l] - y[l];
             acc[l] += t * t;
         }
     }
+    // Opaque to the optimiser: otherwise LLVM lays the accumulators out for
+    // the pairwise combine below and pays shuffles on every step of the loop
+    // instead of once.
+    let acc = std::hint::black_box(acc);
     let mut s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
     for (x, y) in ra.iter().zip(rb) {
         let t = *x - *y;
