@@ -132,7 +132,7 @@ pub(crate) fn weighted_sum<F: Float>(dists: &[F], w: Option<&[F]>) -> f64 {
     (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
 
-/// Adds each (weighted) dense row of the tile to its cluster's sums.
+/// [`accumulate_any`] for `D` features.
 #[inline(always)]
 fn accumulate_fixed<F: Float, const D: usize>(
     tile: &[F],
@@ -163,7 +163,59 @@ fn accumulate_fixed<F: Float, const D: usize>(
     }
 }
 
+/// Adds each (weighted) dense row of the tile to its cluster's sums, in row
+/// order (the same additions whatever the instruction set: compiled for the
+/// widest one available, where the conversions to f64 and the additions of
+/// a long row take a few vector instructions instead of many scalar ones).
 pub(crate) fn accumulate_dense<F: Float>(
+    tile: &[F],
+    d: usize,
+    labels: &[i32],
+    w: Option<&[F]>,
+    sums: &mut [f64],
+    weights: &mut [f64],
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use crate::kernel::{simd_level, SimdLevel};
+        #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+        fn avx512<F: Float>(
+            tile: &[F],
+            d: usize,
+            labels: &[i32],
+            w: Option<&[F]>,
+            sums: &mut [f64],
+            weights: &mut [f64],
+        ) {
+            accumulate_any(tile, d, labels, w, sums, weights)
+        }
+        #[target_feature(enable = "avx2,fma")]
+        fn avx2<F: Float>(
+            tile: &[F],
+            d: usize,
+            labels: &[i32],
+            w: Option<&[F]>,
+            sums: &mut [f64],
+            weights: &mut [f64],
+        ) {
+            accumulate_any(tile, d, labels, w, sums, weights)
+        }
+        match simd_level() {
+            // SAFETY: simd_level() only reports features this CPU has.
+            SimdLevel::Avx512 => return unsafe { avx512(tile, d, labels, w, sums, weights) },
+            // SAFETY: as above.
+            SimdLevel::Avx2 => return unsafe { avx2(tile, d, labels, w, sums, weights) },
+            SimdLevel::Portable => {}
+        }
+    }
+    accumulate_any(tile, d, labels, w, sums, weights)
+}
+
+/// [`accumulate_dense`] for the instruction set of its caller. Rust never
+/// fuses `a + w·v` into one multiply-add, so every level gives the same bits;
+/// without weights the product by 1 (exact) is left out.
+#[inline(always)]
+fn accumulate_any<F: Float>(
     tile: &[F],
     d: usize,
     labels: &[i32],
@@ -176,16 +228,26 @@ pub(crate) fn accumulate_dense<F: Float>(
         2 => accumulate_fixed::<F, 2>(tile, labels, w, sums, weights),
         3 => accumulate_fixed::<F, 3>(tile, labels, w, sums, weights),
         4 => accumulate_fixed::<F, 4>(tile, labels, w, sums, weights),
-        _ => {
-            for (i, (row, &j)) in tile.chunks_exact(d).zip(labels).enumerate() {
-                let j = j as usize;
-                let wi = w.map_or(1.0, |w| w[i].as_f64());
-                weights[j] += wi;
-                for (a, v) in sums[j * d..(j + 1) * d].iter_mut().zip(row) {
-                    *a += wi * v.as_f64();
+        _ => match w {
+            None => {
+                for (row, &j) in tile.chunks_exact(d).zip(labels) {
+                    let j = j as usize;
+                    weights[j] += 1.0;
+                    for (a, v) in sums[j * d..(j + 1) * d].iter_mut().zip(row) {
+                        *a += v.as_f64();
+                    }
                 }
             }
-        }
+            Some(w) => {
+                for ((row, &j), wi) in tile.chunks_exact(d).zip(labels).zip(w) {
+                    let (j, wi) = (j as usize, wi.as_f64());
+                    weights[j] += wi;
+                    for (a, v) in sums[j * d..(j + 1) * d].iter_mut().zip(row) {
+                        *a += wi * v.as_f64();
+                    }
+                }
+            }
+        },
     }
 }
 

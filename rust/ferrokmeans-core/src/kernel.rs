@@ -65,6 +65,9 @@ pub struct Centers<F> {
     mu: Vec<F>,
     neg2: Vec<F>,
     packed: Vec<F>,
+    /// For `BC < k ≤ FEW`: `-2(c - μ)` of all [`FEW`] (padded) centres
+    /// feature by feature, one SIMD vector per feature for [`nearest_rows`].
+    packed_few: Vec<F>,
     packed_raw: Vec<F>,
     norms_mu: Vec<F>,
     /// `(d + 4)·u` and `(d + 3)·u` (u the unit roundoff, with 1% to spare):
@@ -114,6 +117,15 @@ impl<F: Float> Centers<F> {
                 packed_raw[b * d * BC + f * BC + cc] = data[j * d + f];
             }
         }
+        let mut packed_few = Vec::new();
+        if blocks == 2 {
+            packed_few = vec![F::zero(); d * FEW];
+            for (j, cj) in neg2.chunks_exact(d).enumerate() {
+                for (f, v) in cj.iter().enumerate() {
+                    packed_few[f * FEW + j] = *v;
+                }
+            }
+        }
         let max_norm_mu = norms_mu.iter().fold(0f64, |m, v| m.max(v.as_f64()));
         let unit = F::epsilon().as_f64() / 2.0 * 1.01;
         norms_mu.resize(blocks * BC, F::infinity());
@@ -128,6 +140,7 @@ impl<F: Float> Centers<F> {
             mu,
             neg2,
             packed,
+            packed_few,
             packed_raw,
             norms_mu,
         }
@@ -214,16 +227,20 @@ impl<F: Float> Centers<F> {
 /// the compiler can vectorise the loop; the combining order is fixed.
 #[inline(always)]
 pub fn sq_dist<F: Float>(a: &[F], b: &[F]) -> F {
+    let n = a.len().min(b.len());
+    let (ca, ra) = a[..n].as_chunks::<8>();
+    let (cb, rb) = b[..n].as_chunks::<8>();
     let mut acc = [F::zero(); 8];
-    let ca = a.chunks_exact(8);
-    let cb = b.chunks_exact(8);
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
+    for (x, y) in ca.iter().zip(cb) {
         for l in 0..8 {
             let t = x[l] - y[l];
             acc[l] += t * t;
         }
     }
+    // Opaque to the optimiser: otherwise LLVM lays the accumulators out for
+    // the pairwise combine below and pays shuffles on every step of the loop
+    // instead of once.
+    let acc = std::hint::black_box(acc);
     let mut s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
     for (x, y) in ra.iter().zip(rb) {
         let t = *x - *y;
@@ -670,70 +687,157 @@ fn seq_dist4<F: Float>(xs: [&[F]; 4], cs: [&[F]; 4]) -> [F; 4] {
 }
 
 /// The kernel for many features and few centres (at most [`FEW`]): the
-/// centres sit in the SIMD lanes ([`BC`] at a time, packed feature by
-/// feature) and [`RR`] rows at a time stream past, so rows need no
-/// transposition, which would cost as much as the arithmetic here. Each
-/// ranking value is computed by the same operations in the same order as in
-/// [`nearest_blocked`], so both kernels give the same labels.
+/// centres sit in the SIMD lanes (a vector of [`BC`] or [`FEW`] per
+/// feature) and `R` rows at a time stream past, so rows need no
+/// transposition, which would cost as much as the arithmetic here. `R`
+/// independent chains of multiply-adds: 8 where there are registers for
+/// them (AVX-512), else 4. Each ranking value is computed by the same
+/// operations in the same order as in [`nearest_blocked`], so both kernels
+/// give the same labels; `‖x - μ‖²` is summed in another order (see
+/// [`centre_row`]; only distances and bounds use it, within rounding).
 #[inline(always)]
-fn nearest_rows<F: Float, const FMA: bool, const MODE: u8>(
+fn nearest_rows<F: Float, const FMA: bool, const MODE: u8, const R: usize>(
     tile: &[F],
     c: &Centers<F>,
     out: &mut Out<'_, F>,
 ) {
-    let (d, k) = (c.d, c.k);
+    if c.packed.len() == c.d * BC {
+        rows_kernel::<F, FMA, MODE, R, BC>(tile, c, &c.packed, out)
+    } else {
+        debug_assert_eq!(c.packed_few.len(), c.d * FEW);
+        rows_kernel::<F, FMA, MODE, R, FEW>(tile, c, &c.packed_few, out)
+    }
+}
+
+/// [`nearest_rows`] with `W` centre lanes (`pw`: `d` vectors of `W`).
+#[inline(always)]
+fn rows_kernel<F: Float, const FMA: bool, const MODE: u8, const R: usize, const W: usize>(
+    tile: &[F],
+    c: &Centers<F>,
+    pw: &[F],
+    out: &mut Out<'_, F>,
+) {
+    let d = c.d;
     let n = out.labels.len();
-    let blocks = c.packed.len() / (d * BC);
-    debug_assert!(blocks * BC <= FEW);
-    let second_needed = MODE != RANK;
-    let mut xq = vec![F::zero(); RR * d];
-    for r0 in (0..n).step_by(RR) {
-        let m = RR.min(n - r0);
-        for rr in 0..RR {
-            let o = &mut xq[rr * d..(rr + 1) * d];
+    let pw: &[[F; W]] = as_fixed(pw);
+    let norms: &[F; W] = c.norms_mu[..W].try_into().expect("W norms");
+    let mut xq = vec![F::zero(); R * d];
+    for r0 in (0..n).step_by(R) {
+        let m = R.min(n - r0);
+        let mut xn = [F::zero(); R];
+        for (rr, o) in xq.chunks_exact_mut(d).enumerate() {
             if rr < m {
-                let row = &tile[(r0 + rr) * d..(r0 + rr + 1) * d];
-                for ((o, v), mu) in o.iter_mut().zip(row).zip(&c.mu) {
-                    *o = *v - *mu;
-                }
+                xn[rr] = centre_row(&tile[(r0 + rr) * d..(r0 + rr + 1) * d], &c.mu, o);
             } else {
                 o.fill(F::zero());
             }
         }
-        let xr: [&[F]; RR] = std::array::from_fn(|rr| &xq[rr * d..(rr + 1) * d]);
-        let mut g = [[F::zero(); FEW]; RR];
-        if blocks == 2 {
-            g = rows_two_blocks::<F, FMA>(c, xr);
-        } else {
-            for b in 0..blocks {
-                let acc = rows_block::<F, FMA>(c, b, xr);
-                for rr in 0..RR {
-                    g[rr][b * BC..(b + 1) * BC].copy_from_slice(&acc[rr]);
-                }
-            }
-        }
-        let xn = sq_norms_rr(xr);
-        let found: [Found<F>; RR] = std::array::from_fn(|rr| {
-            let xn = xn[rr];
-            let (mut best, mut second, mut j) = (F::infinity(), F::infinity(), 0);
-            for (jj, &v) in g[rr][..k].iter().enumerate() {
-                if v < best {
-                    second = best;
-                    best = v;
-                    j = jj;
-                } else if second_needed && v < second {
-                    second = v;
-                }
-            }
+        let xr: [&[F]; R] = std::array::from_fn(|rr| &xq[rr * d..(rr + 1) * d]);
+        let g = rows_lanes::<F, FMA, R, W>(pw, norms, xr);
+        let found: [Found<F>; R] = std::array::from_fn(|rr| {
+            let (best, j, second) = argmin_lanes::<F, W>(&g[rr], MODE != RANK);
             Found {
                 best,
                 second,
                 j,
-                xn,
+                xn: xn[rr],
             }
         });
         finish_rows::<F, MODE>(tile, c, &found[..m], r0, out);
     }
+}
+
+/// Writes `x - μ` to `out` and returns `‖x - μ‖²`, summed in 16 lanes
+/// combined in a fixed order (a vector or two of additions, where a sum in
+/// feature order would be a chain of `d` dependent ones).
+#[inline(always)]
+fn centre_row<F: Float>(x: &[F], mu: &[F], out: &mut [F]) -> F {
+    const L: usize = 16;
+    for ((o, v), m) in out.iter_mut().zip(x).zip(mu) {
+        *o = *v - *m;
+    }
+    let mut acc = [F::zero(); L];
+    let (oc, or) = out.as_chunks::<L>();
+    for ov in oc {
+        for l in 0..L {
+            acc[l] += ov[l] * ov[l];
+        }
+    }
+    for (a, v) in acc.iter_mut().zip(or) {
+        *a += *v * *v;
+    }
+    // Halves added pairwise, each step a new array (in place, the steps
+    // go through memory and stall on store forwarding).
+    let a8: [F; 8] = std::array::from_fn(|l| acc[l] + acc[l + 8]);
+    let a4: [F; 4] = std::array::from_fn(|l| a8[l] + a8[l + 4]);
+    (a4[0] + a4[2]) + (a4[1] + a4[3])
+}
+
+/// `norms + Σ_f x_r[f] · c[f]` for `R` rows against the `W` centres packed
+/// in `pw`: `R` independent accumulators, each summed in feature order with
+/// the same operations as [`nearest_blocked`].
+#[inline(always)]
+fn rows_lanes<F: Float, const FMA: bool, const R: usize, const W: usize>(
+    pw: &[[F; W]],
+    norms: &[F; W],
+    xr: [&[F]; R],
+) -> [[F; W]; R] {
+    let mut acc = [*norms; R];
+    // Every row sliced to exactly `pw.len()` features: no bounds checks below.
+    let xr = xr.map(|x| &x[..pw.len()]);
+    for (f, cv) in pw.iter().enumerate() {
+        for r in 0..R {
+            let v = xr[r][f];
+            for l in 0..W {
+                acc[r][l] = madd::<F, FMA>(v, cv[l], acc[r][l]);
+            }
+        }
+    }
+    acc
+}
+
+/// The smallest of `v` (which holds no NaN), by a tree of comparisons that
+/// vectorises.
+#[inline(always)]
+fn lanes_min<F: Float, const W: usize>(mut v: [F; W]) -> F {
+    let mut s = W / 2;
+    while s > 0 {
+        for l in 0..s {
+            v[l] = if v[l + s] < v[l] { v[l + s] } else { v[l] };
+        }
+        s /= 2;
+    }
+    v[0]
+}
+
+/// The first lane of `v` equal to `m` (`m` is one of them).
+#[inline(always)]
+fn first_equal<F: Float, const W: usize>(v: &[F; W], m: F) -> usize {
+    let mut mask = 0u32;
+    for (l, x) in v.iter().enumerate() {
+        mask |= u32::from(*x == m) << l;
+    }
+    mask.trailing_zeros() as usize
+}
+
+/// Without branches, what a scan of `g` in lane order with a strict `<`
+/// finds: the best value and its lane (the lowest on ties; lane 0 and
+/// `+inf` when no value is below `+inf`), and with `want_second` the best of the
+/// other lanes (`+inf` otherwise). NaN is never best.
+#[inline(always)]
+fn argmin_lanes<F: Float, const W: usize>(g: &[F; W], want_second: bool) -> (F, usize, F) {
+    let inf = F::infinity();
+    // NaN as +inf (written as a comparison so that it vectorises).
+    let v: [F; W] = std::array::from_fn(|l| if g[l] < inf { g[l] } else { inf });
+    let j = first_equal(&v, lanes_min(v));
+    if !want_second {
+        return (v[j], j, inf);
+    }
+    let others: [F; W] = std::array::from_fn(|l| if l == j { inf } else { v[l] });
+    // The value of the first lane that reaches the minimum, as the scan
+    // keeps it (the sign of a zero included).
+    let second = others[first_equal(&others, lanes_min(others))];
+    (v[j], j, second)
 }
 
 /// `norms + Σ_f x_rr[f] · c[f]` for [`RR`] rows against one block of
@@ -759,52 +863,6 @@ fn rows_block<F: Float, const FMA: bool>(
         fma_bc::<F, FMA>(&mut a3, v3, cv);
     }
     [a0, a1, a2, a3]
-}
-
-/// [`rows_block`] for both blocks of [`FEW`] centres in one pass over the
-/// features: `2 · RR` independent accumulators, enough to keep the
-/// multiply-add units busy (with `RR` alone each step waits on the last).
-/// Every value is computed by the same operations in the same order.
-#[inline(always)]
-fn rows_two_blocks<F: Float, const FMA: bool>(c: &Centers<F>, xr: [&[F]; RR]) -> [[F; FEW]; RR] {
-    let d = c.d;
-    let p0: &[[F; BC]] = as_fixed(&c.packed[..d * BC]);
-    let p1: &[[F; BC]] = as_fixed(&c.packed[d * BC..2 * d * BC]);
-    let n0: [F; BC] = c.norms_mu[..BC].try_into().expect("BC norms");
-    let n1: [F; BC] = c.norms_mu[BC..FEW].try_into().expect("BC norms");
-    let (mut a0, mut a1, mut a2, mut a3) = (n0, n0, n0, n0);
-    let (mut b0, mut b1, mut b2, mut b3) = (n1, n1, n1, n1);
-    let [x0, x1, x2, x3] = xr;
-    for (f, (c0, c1)) in p0.iter().zip(p1).enumerate() {
-        let (v0, v1, v2, v3) = (x0[f], x1[f], x2[f], x3[f]);
-        fma_bc::<F, FMA>(&mut a0, v0, c0);
-        fma_bc::<F, FMA>(&mut b0, v0, c1);
-        fma_bc::<F, FMA>(&mut a1, v1, c0);
-        fma_bc::<F, FMA>(&mut b1, v1, c1);
-        fma_bc::<F, FMA>(&mut a2, v2, c0);
-        fma_bc::<F, FMA>(&mut b2, v2, c1);
-        fma_bc::<F, FMA>(&mut a3, v3, c0);
-        fma_bc::<F, FMA>(&mut b3, v3, c1);
-    }
-    let join = |a: [F; BC], b: [F; BC]| -> [F; FEW] {
-        std::array::from_fn(|i| if i < BC { a[i] } else { b[i - BC] })
-    };
-    [join(a0, b0), join(a1, b1), join(a2, b2), join(a3, b3)]
-}
-
-/// `Σ_f x[f]²` of [`RR`] rows, each in feature order, unfused (the same
-/// bits as the lanes of [`nearest_blocked`]), as independent chains.
-#[inline(always)]
-fn sq_norms_rr<F: Float>(xr: [&[F]; RR]) -> [F; RR] {
-    let mut n = [F::zero(); RR];
-    let [x0, x1, x2, x3] = xr;
-    for (((&v0, &v1), &v2), &v3) in x0.iter().zip(x1).zip(x2).zip(x3) {
-        n[0] += v0 * v0;
-        n[1] += v1 * v1;
-        n[2] += v2 * v2;
-        n[3] += v3 * v3;
-    }
-    n
 }
 
 /// The most centres [`nearest_rows`] handles.
@@ -972,7 +1030,31 @@ macro_rules! dispatch {
 
 dispatch!(nearest_small [D] => nearest_lanes);
 dispatch!(nearest_large [] => nearest_blocked);
-dispatch!(nearest_few [] => nearest_rows);
+
+/// [`nearest_rows`] compiled for the best instruction set available, with
+/// 8 rows at a time where AVX-512's 32 registers hold their accumulators
+/// (4 with AVX2's 16 or the portable baseline's).
+fn nearest_few<F: Float, const MODE: u8>(tile: &[F], c: &Centers<F>, out: &mut Out<'_, F>) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+        fn avx512<F: Float, const MODE: u8>(tile: &[F], c: &Centers<F>, out: &mut Out<'_, F>) {
+            nearest_rows::<F, true, MODE, 8>(tile, c, out)
+        }
+        #[target_feature(enable = "avx2,fma")]
+        fn avx2<F: Float, const MODE: u8>(tile: &[F], c: &Centers<F>, out: &mut Out<'_, F>) {
+            nearest_rows::<F, true, MODE, 4>(tile, c, out)
+        }
+        match simd_level() {
+            // SAFETY: simd_level() only reports features this CPU has.
+            SimdLevel::Avx512 => return unsafe { avx512::<F, MODE>(tile, c, out) },
+            // SAFETY: as above.
+            SimdLevel::Avx2 => return unsafe { avx2::<F, MODE>(tile, c, out) },
+            SimdLevel::Portable => {}
+        }
+    }
+    nearest_rows::<F, false, MODE, 4>(tile, c, out)
+}
 
 /// Squared distances from every row of the tile to every centre of `c`
 /// (row-major, rows × k): exact `Σ (x - c)²` for a single centre, else by
@@ -1361,47 +1443,149 @@ mod tests {
     }
 
     /// The few-centres kernel computes the same ranking values as the
-    /// blocked one: the same labels in every mode, the same bounds.
+    /// blocked one: the same labels in every mode, the same best and
+    /// second-best values, the same exact distances. `‖x - μ‖²` (and with it
+    /// the distances of the ranking mode) is summed in another order, so it
+    /// agrees within rounding. Exact ties (a duplicated centre, integer
+    /// data) and a row with NaN included.
     #[test]
     fn few_centre_kernel_agrees_with_the_blocked_kernel() {
-        fn both<F: Float, const FMA: bool, const MODE: u8>(tile: &[F], c: &Centers<F>) {
+        type Res<F> = (Vec<i32>, Vec<F>, Vec<F>, Vec<F>);
+        fn run<F: Float, const FMA: bool, const MODE: u8>(
+            tile: &[F],
+            c: &Centers<F>,
+            kernel: u8,
+        ) -> Res<F> {
             let n = tile.len() / c.d;
-            let mut res = Vec::new();
-            for few in [true, false] {
-                let (mut l, mut b, mut s2, mut xn) = (
-                    vec![0; n],
-                    vec![F::zero(); n],
-                    vec![F::zero(); n],
-                    vec![F::zero(); n],
-                );
-                let mut out = Out {
-                    labels: &mut l,
-                    dists: &mut b,
-                    second: if MODE == BOUNDS { &mut s2 } else { &mut [] },
-                    xn: if MODE == BOUNDS { &mut xn } else { &mut [] },
-                };
-                if few {
-                    nearest_rows::<F, FMA, MODE>(tile, c, &mut out);
-                } else {
-                    nearest_blocked::<F, FMA, MODE>(tile, c, &mut out);
-                }
-                res.push((l, b, s2, xn));
+            let (mut l, mut b, mut s2, mut xn) = (
+                vec![0; n],
+                vec![F::zero(); n],
+                vec![F::zero(); n],
+                vec![F::zero(); n],
+            );
+            let mut out = Out {
+                labels: &mut l,
+                dists: &mut b,
+                second: if MODE == BOUNDS { &mut s2 } else { &mut [] },
+                xn: if MODE == BOUNDS { &mut xn } else { &mut [] },
+            };
+            match kernel {
+                4 => nearest_rows::<F, FMA, MODE, 4>(tile, c, &mut out),
+                8 => nearest_rows::<F, FMA, MODE, 8>(tile, c, &mut out),
+                _ => nearest_blocked::<F, FMA, MODE>(tile, c, &mut out),
             }
-            assert_eq!(res[0], res[1], "mode {MODE} d={} k={}", c.d, c.k);
+            (l, b, s2, xn)
+        }
+        fn both<F: Float, const FMA: bool, const MODE: u8>(tile: &[F], c: &Centers<F>) {
+            let want = run::<F, FMA, MODE>(tile, c, 0);
+            let scale = run::<F, FMA, BOUNDS>(tile, c, 0).3;
+            for r in [4, 8] {
+                let got = run::<F, FMA, MODE>(tile, c, r);
+                let what = format!("mode {MODE} rows {r} d={} k={}", c.d, c.k);
+                assert_eq!(got.0, want.0, "labels, {what}");
+                // Within the rounding of sums of `d` terms of size up to
+                // ‖x - μ‖² (so the distances: they are g + ‖x - μ‖²).
+                let close = |a: &[F], b: &[F], part: &str| {
+                    for ((x, y), s) in a.iter().zip(b).zip(&scale) {
+                        let (x, y) = (x.as_f64(), y.as_f64());
+                        let tol = 4.0 * (c.d as f64) * F::epsilon().as_f64() * (1.0 + s.as_f64());
+                        let ok = x == y || (x.is_nan() && y.is_nan()) || (x - y).abs() <= tol;
+                        assert!(ok, "{part}: {x} vs {y}, {what}");
+                    }
+                };
+                match MODE {
+                    RANK => close(&got.1, &want.1, "distances"),
+                    EXACT => assert_eq!(got.1, want.1, "distances, {what}"),
+                    _ => {
+                        assert_eq!(got.1, want.1, "best, {what}");
+                        assert_eq!(got.2, want.2, "second, {what}");
+                        close(&got.3, &want.3, "xn");
+                    }
+                }
+            }
+        }
+        fn check<F: Float>(n: usize, d: usize, k: usize) {
+            let mut tile: Vec<F> = data(n, d, 2, 10.0, 3.0)
+                .iter()
+                .enumerate()
+                .map(|(i, v)| F::from_f64(if i % 3 == 0 { v.round() } else { *v }))
+                .collect();
+            tile[5 * d + 1] = F::nan();
+            let mut cs: Vec<F> = data(k, d, 9, 10.0, 3.0)
+                .iter()
+                .map(|v| F::from_f64(v.round()))
+                .collect();
+            if k > 2 {
+                // Centre k - 1 duplicates centre 1: exact ties.
+                for f in 0..d {
+                    cs[(k - 1) * d + f] = cs[d + f];
+                }
+            }
+            let c = Centers::new(cs, k, d);
+            both::<F, true, RANK>(&tile, &c);
+            both::<F, false, RANK>(&tile, &c);
+            both::<F, true, BOUNDS>(&tile, &c);
+            both::<F, false, BOUNDS>(&tile, &c);
+            both::<F, true, EXACT>(&tile, &c);
         }
         for d in [9, 16, 64] {
-            for k in [1, 2, 10, 16] {
-                let tile: Vec<f32> = data(45, d, 2, 10.0, 3.0)
-                    .iter()
-                    .map(|v| *v as f32)
-                    .collect();
-                let cs: Vec<f32> = data(k, d, 9, 10.0, 3.0).iter().map(|v| *v as f32).collect();
-                let c = Centers::new(cs, k, d);
-                both::<f32, true, RANK>(&tile, &c);
-                both::<f32, false, RANK>(&tile, &c);
-                both::<f32, true, BOUNDS>(&tile, &c);
-                both::<f32, true, EXACT>(&tile, &c);
+            for k in [1, 2, 8, 10, 16] {
+                for n in [45, 3] {
+                    check::<f32>(n.max(6), d, k);
+                    check::<f64>(n.max(6), d, k);
+                }
             }
+        }
+    }
+
+    /// The branch-free argmin is the sequential scan with a strict `<`:
+    /// ties to the lowest lane, NaN never best, signs of zeros kept.
+    #[test]
+    fn argmin_lanes_is_the_sequential_scan() {
+        let pool = [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            2.0,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+        ];
+        let mut s = 7u64;
+        for _ in 0..20_000 {
+            let g: [f32; 16] = std::array::from_fn(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                pool[(s >> 33) as usize % pool.len()]
+            });
+            let (mut best, mut second, mut j) = (f32::INFINITY, f32::INFINITY, 0);
+            for (jj, &v) in g.iter().enumerate() {
+                if v < best {
+                    second = best;
+                    best = v;
+                    j = jj;
+                } else if v < second {
+                    second = v;
+                }
+            }
+            let (b, jj, s2) = argmin_lanes::<f32, 16>(&g, true);
+            assert_eq!(
+                (b.to_bits(), jj, s2.to_bits()),
+                (best.to_bits(), j, second.to_bits()),
+                "{g:?}"
+            );
+            let g8: [f32; 8] = g[..8].try_into().unwrap();
+            let (mut best, mut j) = (f32::INFINITY, 0);
+            for (jj, &v) in g8.iter().enumerate() {
+                if v < best {
+                    best = v;
+                    j = jj;
+                }
+            }
+            let (b, jj, _) = argmin_lanes::<f32, 8>(&g8, false);
+            assert_eq!((b.to_bits(), jj), (best.to_bits(), j), "{g8:?}");
         }
     }
 
