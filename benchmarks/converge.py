@@ -1,5 +1,5 @@
 """Whole fits from the same initial centres to convergence, every exact
-algorithm: ferrokmeans 'lloyd' and 'hamerly' (= 'elkan') against
+algorithm: ferrokmeans 'lloyd', 'hamerly' (= 'elkan') and 'yinyang' against
 scikit-learn's 'lloyd' and 'elkan' (issue 3, target 2).
 
 Each workload starts every contender from the same k-means++ centres

@@ -245,7 +245,7 @@ def test_elkan_gives_the_lloyd_result(data):
     _same_bits(_km(algorithm="elkan").fit(data), _km(algorithm="lloyd").fit(data))
 
 
-@pytest.mark.parametrize("algorithm", ["elkan", "hamerly", "auto"])
+@pytest.mark.parametrize("algorithm", ["elkan", "hamerly", "yinyang", "auto"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("tol", [0.0, 1e-4])
 def test_every_algorithm_gives_lloyd_s_result_bit_for_bit(algorithm, dtype, tol):
@@ -256,6 +256,20 @@ def test_every_algorithm_gives_lloyd_s_result_bit_for_bit(algorithm, dtype, tol)
         got = KMeans(40, algorithm=algorithm, tol=tol, random_state=3).fit(X, **kwargs)
         ref = KMeans(40, algorithm="lloyd", tol=tol, random_state=3).fit(X, **kwargs)
         _same_bits(got, ref)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_many_clusters_run_yinyang_with_lloyd_s_result(dtype):
+    # 160 clusters of 24 features: 'auto' runs Yinyang (6 groups), and rows
+    # sit between several centres of a blob, so the group bounds are used.
+    X = make_blobs(6000, 24, 50, spread=4.0, seed=11).astype(dtype)
+    ref = KMeans(160, algorithm="lloyd", random_state=5).fit(X)
+    for algorithm in ("auto", "yinyang"):
+        for n_threads in (1, 2):
+            got = KMeans(
+                160, algorithm=algorithm, random_state=5, n_threads=n_threads
+            ).fit(X)
+            _same_bits(got, ref)
 
 
 def test_environment_variable_sets_the_thread_count(data, monkeypatch):

@@ -137,7 +137,7 @@ def test_n_clusters_larger_than_n_samples(X):
             {"algorithm": "fast"},
             ValueError,
             r"'algorithm' parameter of KMeans must be a str among "
-            r"\{'lloyd', 'elkan', 'hamerly', 'auto'\}",
+            r"\{'lloyd', 'elkan', 'hamerly', 'yinyang', 'auto'\}",
         ),
         ({"algorithm": None}, ValueError, "'algorithm' parameter"),
         (

@@ -109,18 +109,21 @@ class KMeans(
     copy_x : bool, default=True
         Accepted for compatibility. ferrokmeans never modifies nor copies X
         (it does not centre the data in place), so this has no effect.
-    algorithm : {'auto', 'lloyd', 'elkan', 'hamerly'}, default='auto'
+    algorithm : {'auto', 'lloyd', 'elkan', 'hamerly', 'yinyang'}, default='auto'
         Which exact algorithm runs the iterations; all give identical
         labels, centres, inertia and ``n_iter_`` (bit for bit). 'lloyd'
         computes every distance with SIMD kernels. 'hamerly' keeps, per
         sample, an upper bound on the distance to its centre and a lower
         bound on the distance to every other centre, and skips the samples
-        whose bounds settle them. 'elkan' is accepted for scikit-learn
-        compatibility and runs 'hamerly' (two bounds per sample instead of
-        ``n_clusters + 1``). 'auto' (the default; scikit-learn's default is
-        'lloyd', which gives the same results) picks 'hamerly' for dense
-        data with at least 16 features and 32 to 512 clusters, where it
-        measured faster, else 'lloyd'. Sparse
+        whose bounds settle them. 'yinyang' keeps one lower bound per group
+        of about ten nearby centres (at most ``n_features / 4`` groups) and
+        ranks a sample only against the groups its bounds do not settle; it
+        runs 'hamerly' for 8 features or fewer. 'elkan' is accepted for
+        scikit-learn compatibility and runs 'hamerly' (two bounds per sample
+        instead of ``n_clusters + 1``). 'auto' (the default; scikit-learn's
+        default is 'lloyd', which gives the same results) picks, for dense
+        data with at least 16 features, 'hamerly' for 32 to 128 clusters and
+        'yinyang' above, where they measured faster, else 'lloyd'. Sparse
         data always runs 'lloyd'.
     n_threads : int or None, default=None
         Threads for the Rust core. None uses the ``FERROKMEANS_NUM_THREADS``

@@ -53,7 +53,7 @@ impl Algorithm {
     /// Which algorithm runs for `k` centres of `d` features on dense data.
     /// `Auto` uses the bound-based algorithms where they measured faster
     /// (benchmarks/converge.py): from 16 features on, Hamerly's for 32 to
-    /// 64 centres and Yinyang for more. With few features or centres the
+    /// 128 centres and Yinyang for more. With few features or centres the
     /// SIMD Lloyd kernel costs less per row than the bookkeeping of the
     /// bounds; with many centres, several of them lie close to most rows,
     /// so Hamerly's single lower bound rarely settles a row and the group
@@ -67,7 +67,7 @@ impl Algorithm {
             Algorithm::Yinyang if d <= 8 => Runner::Hamerly,
             Algorithm::Yinyang => Runner::Yinyang,
             Algorithm::Auto if d < 16 || k < 32 => Runner::Lloyd,
-            Algorithm::Auto if k <= 64 => Runner::Hamerly,
+            Algorithm::Auto if k <= 128 => Runner::Hamerly,
             Algorithm::Auto => Runner::Yinyang,
         }
     }

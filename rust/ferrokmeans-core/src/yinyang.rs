@@ -10,19 +10,24 @@
 //! groups can hold a nearer centre keeps its label without touching its
 //! features (the global filter, as in Hamerly's algorithm); otherwise `u` is
 //! recomputed, and only the groups whose bound no longer settles the row
-//! (plus the row's own group) are ranked, by the same SIMD kernel as Lloyd
-//! (its `BOUNDS` mode, on [`Centers::subset`] of the group).
+//! are ranked, plus the block of eight centres holding the row's own
+//! centre. When that would cover much of the centres for the rows of a
+//! tile, they are ranked against all centres at once instead.
 //!
-//! Identity with [`crate::lloyd::lloyd`]: each expansion value `g_j` a kernel
-//! computes depends only on the row, the centre and the centres' mean, so
-//! ranking a group gives the very values Lloyd's full ranking computes.
-//! The winner is the smallest of the ranked values, ties to the lowest
-//! index, as in Lloyd. A group is left out only when its bound shows that
-//! every centre in it is farther than the row's centre `a` by more than
-//! twice the expansion's worst rounding ([`Geometry::settled`]): then each of
-//! its `g_j` exceeds `g_a`, which is among the ranked values, so Lloyd's
-//! argmin is among them too. Sums per cluster are accumulated by the same
-//! code over the same blocks in the same order as Lloyd.
+//! Identity with [`crate::lloyd::lloyd`]: each ranking value `g_j` depends
+//! only on the row, the centre and the centres' mean `μ`; the centres are
+//! regrouped ([`Centers::grouped`]) with the same `μ` and ranked with the
+//! operations of Lloyd's blocked kernel (`row_block_values`,
+//! `expansion_values` in `kernel.rs`), so every ranked value is the one
+//! Lloyd computes. The winner is the smallest ranked value, ties to the
+//! lowest index, as in Lloyd. A group is left out only when its bound shows
+//! that every centre in it is farther than the row's centre `a` by more
+//! than twice the expansion's worst rounding ([`Geometry::settled`]): then
+//! each of its `g_j` exceeds `g_a`, which is always ranked, so Lloyd's
+//! argmin is among the ranked values. Sums per cluster are accumulated by
+//! the same code over the same blocks in the same order as Lloyd. The
+//! blocked kernel's arithmetic is that of more than 8 features (for fewer,
+//! the fit runs Hamerly's algorithm instead).
 //!
 //! Memory: `t + 1` bounds per row in the data's type, against Elkan's
 //! `k + 1`; `t` is chosen so that the bounds stay small next to `X` (see
@@ -40,7 +45,9 @@ use crate::float::Float;
 use crate::hamerly::{
     accumulate_block, dist_up, round_down, round_up, seq_dist_f64, Geometry, OUTWARD,
 };
-use crate::kernel::{expansion_values, padded_k, row_block_values, BLOCK, VALUE_ROWS};
+use crate::kernel::{
+    expansion_values, padded_k, row_block_values, simd_level, SimdLevel, BLOCK, VALUE_ROWS,
+};
 use crate::lloyd::{iteration_done, new_centers, relocate_empty, Run};
 use crate::monitor::Monitor;
 use crate::par::{block_rows_for_sums, map_blocks_of};
@@ -50,12 +57,6 @@ use crate::par::{block_rows_for_sums, map_blocks_of};
 /// that the `t + 1` bounds per row stay within about a quarter of the row
 /// itself, and at least one.
 pub(crate) fn n_groups(k: usize, d: usize) -> usize {
-    if let Some(t) = std::env::var("FERROKMEANS_YINYANG_GROUPS")
-        .ok()
-        .and_then(|s| s.parse::<usize>().ok())
-    {
-        return t.clamp(1, k.max(1));
-    }
     k.div_ceil(10).min(d / 4).clamp(1, k.max(1))
 }
 
@@ -105,8 +106,9 @@ pub(crate) fn group_centres<F: Float>(c: &Centers<F>, t: usize) -> Vec<Vec<usize
     groups
 }
 
-/// Runs Yinyang k-means from `init` on dense data, with the stopping rules
-/// of [`crate::lloyd::lloyd`] and its results.
+/// Runs Yinyang k-means from `init` on dense data of more than 8
+/// features, with the stopping rules of [`crate::lloyd::lloyd`] and its
+/// results.
 pub fn yinyang<F: Float>(
     pool: &ThreadPool,
     x: &ArrayView2<'_, F>,
@@ -116,9 +118,29 @@ pub fn yinyang<F: Float>(
     tol: f64,
     monitor: &mut dyn Monitor,
 ) -> Result<Run<F>> {
+    let t = n_groups(init.k, init.d);
+    yinyang_groups(pool, x, weights, init, max_iter, tol, monitor, t)
+}
+
+/// [`yinyang`] with at most `t` groups.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn yinyang_groups<F: Float>(
+    pool: &ThreadPool,
+    x: &ArrayView2<'_, F>,
+    weights: Option<&[F]>,
+    init: Centers<F>,
+    max_iter: usize,
+    tol: f64,
+    monitor: &mut dyn Monitor,
+    t: usize,
+) -> Result<Run<F>> {
+    assert!(
+        init.d > 8,
+        "Yinyang ranks with the blocked kernel's arithmetic"
+    );
     let data = Data::Dense(x.view());
     let (n, k, d) = (x.nrows(), init.k, init.d);
-    let groups = group_centres(&init, n_groups(k, d));
+    let groups = group_centres(&init, t);
     let t = groups.len();
     let mut group_of = vec![0usize; k];
     for (g, members) in groups.iter().enumerate() {
@@ -137,6 +159,12 @@ pub fn yinyang<F: Float>(
     for iter in 0..max_iter {
         n_iter = iter + 1;
         let (grouped, ranges, orig) = centers.grouped(&groups);
+        let mut pos = vec![0; k];
+        for (p, &j) in orig.iter().enumerate() {
+            if j != usize::MAX {
+                pos[j] = p;
+            }
+        }
         let step = Step {
             x,
             centers: &centers,
@@ -144,6 +172,7 @@ pub fn yinyang<F: Float>(
             grouped,
             ranges,
             orig,
+            pos,
             group_of: &group_of,
             drift: groups
                 .iter()
@@ -163,7 +192,7 @@ pub fn yinyang<F: Float>(
                 let mut scratch = Scratch::default();
                 let mut s = 0;
                 while s < rows.len() {
-                    let e = (s + ytile()).min(rows.len());
+                    let e = (s + YTILE).min(rows.len());
                     p.changed += step.tile(
                         rows.start + s,
                         &mut lab[s..e],
@@ -186,21 +215,6 @@ pub fn yinyang<F: Float>(
             *m = seq_dist_f64(next.row(j), centers.row(j)).sqrt() * (1.0 + OUTWARD);
         }
         centers = next;
-        if std::env::var("YY_DEBUG").is_ok() {
-            use std::sync::atomic::Ordering::Relaxed;
-            eprintln!(
-                "{:.1} ms iter {iter} t={t} rows {} pending {} pairs {} (x{} centres/group)",
-                T0.with(|c| {
-                    let e = c.get().elapsed().as_secs_f64() * 1e3;
-                    c.set(std::time::Instant::now());
-                    e
-                }),
-                DBG_ROWS.swap(0, Relaxed),
-                DBG_PENDING.swap(0, Relaxed),
-                DBG_PAIRS.swap(0, Relaxed),
-                k / t
-            );
-        }
         if iteration_done(monitor, iter, total.inertia, total.changed, shift, tol)? {
             converged = true;
             break;
@@ -257,6 +271,8 @@ struct Step<'a, 'x, F> {
     grouped: Centers<F>,
     ranges: Vec<Range<usize>>,
     orig: Vec<usize>,
+    /// The position of every centre in `grouped`.
+    pos: Vec<usize>,
     group_of: &'a [usize],
     /// The largest move in each group (rounded up to `F`), and each
     /// centre's move.
@@ -264,13 +280,34 @@ struct Step<'a, 'x, F> {
     moved: &'a [f64],
 }
 
+/// Rows assigned together: the pending rows of a tile share one decision
+/// between group ranking and ranking everything.
+const YTILE: usize = 1024;
+
+/// Above this fraction of all ranking values, the pending rows of a tile
+/// are ranked against all centres at once (measured on W5 and W6).
+const FULL_FRACTION: f64 = 0.15;
+
+/// Marks a group ranked in full (rather than only one of its blocks).
+const FULL: usize = usize::MAX;
+
+/// The smaller of `a` and `b` (when there is a `b`).
+#[inline]
+fn min_f<F: Float>(a: F, b: Option<F>) -> F {
+    match b {
+        Some(b) if b < a => b,
+        _ => a,
+    }
+}
+
 /// Per-block buffers, reused from tile to tile.
 #[derive(Default)]
 struct Scratch {
     /// Rows of the tile that need ranking (indices into the tile), and
-    /// for each the groups to rank (a range of `groups`).
+    /// for each the groups to rank (a range of `groups`): each group with
+    /// [`FULL`] or the one block of it to rank.
     pending: Vec<(usize, Range<usize>)>,
-    groups: Vec<usize>,
+    groups: Vec<(usize, usize)>,
     blocks: Vec<usize>,
 }
 
@@ -278,6 +315,43 @@ impl<F: Float> Step<'_, '_, F> {
     /// Assigns the rows `first..first + lab.len()`, updating their labels
     /// and bounds; returns how many labels changed.
     fn tile(&self, first: usize, lab: &mut [i32], bnd: &mut [F], s: &mut Scratch) -> usize {
+        // The bookkeeping (bounds, minima over lanes) vectorises far better
+        // with the wider instruction sets; the arithmetic is the same.
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+            fn avx512<F: Float>(
+                st: &Step<'_, '_, F>,
+                first: usize,
+                lab: &mut [i32],
+                bnd: &mut [F],
+                s: &mut Scratch,
+            ) -> usize {
+                st.tile_impl(first, lab, bnd, s)
+            }
+            #[target_feature(enable = "avx2,fma")]
+            fn avx2<F: Float>(
+                st: &Step<'_, '_, F>,
+                first: usize,
+                lab: &mut [i32],
+                bnd: &mut [F],
+                s: &mut Scratch,
+            ) -> usize {
+                st.tile_impl(first, lab, bnd, s)
+            }
+            match simd_level() {
+                // SAFETY: simd_level() only reports features this CPU has.
+                SimdLevel::Avx512 => return unsafe { avx512(self, first, lab, bnd, s) },
+                // SAFETY: as above.
+                SimdLevel::Avx2 => return unsafe { avx2(self, first, lab, bnd, s) },
+                SimdLevel::Portable => {}
+            }
+        }
+        self.tile_impl(first, lab, bnd, s)
+    }
+
+    #[inline(always)]
+    fn tile_impl(&self, first: usize, lab: &mut [i32], bnd: &mut [F], s: &mut Scratch) -> usize {
         let t = self.ranges.len();
         s.pending.clear();
         s.groups.clear();
@@ -286,7 +360,7 @@ impl<F: Float> Step<'_, '_, F> {
         for (r, (la, b)) in lab.iter().zip(bnd.chunks_exact_mut(t + 1)).enumerate() {
             let from = s.groups.len();
             if *la < 0 {
-                s.groups.extend(0..t);
+                s.groups.extend((0..t).map(|g| (g, FULL)));
                 s.pending.push((r, from..s.groups.len()));
                 continue;
             }
@@ -309,8 +383,12 @@ impl<F: Float> Step<'_, '_, F> {
             let limit_f: F = round_up(limit);
             let own = self.group_of[a];
             for (g, &l) in b[1..].iter().enumerate() {
-                if g == own || l <= limit_f {
-                    s.groups.push(g);
+                if l <= limit_f {
+                    s.groups.push((g, FULL));
+                } else if g == own {
+                    // Only the block of the row's centre: its value must be
+                    // among the ranked ones.
+                    s.groups.push((g, self.pos[a] / BLOCK));
                 }
             }
             s.pending.push((r, from..s.groups.len()));
@@ -322,8 +400,18 @@ impl<F: Float> Step<'_, '_, F> {
         // Ranking most groups for most rows costs more than ranking all
         // centres at once with Lloyd's blocked kernel (whose rows are
         // transposed once for all centres): then do that instead.
-        let work: usize = s.groups.iter().map(|&g| self.ranges[g].len()).sum();
-        if work as f64 > full_fraction() * (m * self.ranges.last().map_or(0, |r| r.end)) as f64 {
+        let work: usize = s
+            .groups
+            .iter()
+            .map(|&(g, part)| {
+                if part == FULL {
+                    self.ranges[g].len()
+                } else {
+                    1
+                }
+            })
+            .sum();
+        if work as f64 > FULL_FRACTION * (m * self.ranges.last().map_or(0, |r| r.end)) as f64 {
             return self.rank_all(first, lab, bnd, s);
         }
         let d = self.centers.d;
@@ -335,8 +423,12 @@ impl<F: Float> Step<'_, '_, F> {
             let row = row_of(self.x, first + r);
             self.grouped.centre_row(row.as_ref(), &mut xc);
             s.blocks.clear();
-            for &g in &s.groups[gr.clone()] {
-                s.blocks.extend(self.ranges[g].clone());
+            for &(g, part) in &s.groups[gr.clone()] {
+                if part == FULL {
+                    s.blocks.extend(self.ranges[g].clone());
+                } else {
+                    s.blocks.push(part);
+                }
             }
             vals.resize(s.blocks.len() * BLOCK, F::zero());
             row_block_values(&xc, &self.grouped, &s.blocks, &mut vals);
@@ -351,13 +443,19 @@ impl<F: Float> Step<'_, '_, F> {
             };
             let b = &mut bnd[r * (t + 1)..(r + 1) * (t + 1)];
             let mut at = 0;
-            // The winner so far: value, original index, group, and the
-            // group's second-best value.
-            let (mut bv, mut bj, mut bg, mut b2) = (F::infinity(), usize::MAX, 0, F::infinity());
-            for &g in &s.groups[gr.clone()] {
-                let range = &self.ranges[g];
-                let base = range.start * BLOCK;
-                let n_vals = range.len() * BLOCK;
+            // The winner so far: value, original index, group, the group's
+            // second-best value and (if only part of the group was ranked)
+            // the group's previous bound.
+            let (mut bv, mut bj, mut bg) = (F::infinity(), usize::MAX, 0);
+            let (mut b2, mut b_old) = (F::infinity(), None);
+            for &(g, part) in &s.groups[gr.clone()] {
+                let blocks = if part == FULL {
+                    self.ranges[g].clone()
+                } else {
+                    part..part + 1
+                };
+                let base = blocks.start * BLOCK;
+                let n_vals = blocks.len() * BLOCK;
                 let (mut v1, mut v2, mut p1) = (F::infinity(), F::infinity(), base);
                 for (i, &v) in vals[at..at + n_vals].iter().enumerate() {
                     if v < v1 {
@@ -367,17 +465,20 @@ impl<F: Float> Step<'_, '_, F> {
                     }
                 }
                 at += n_vals;
+                // A partly ranked group keeps its bound for the centres not
+                // ranked (all but the row's centre, which is ranked).
+                let old = (part != FULL).then_some(b[1 + g]);
                 let j = self.orig[p1];
                 if v1 < bv || (v1 == bv && j < bj) {
-                    (bv, bj, bg, b2) = (v1, j, g, v2);
+                    (bv, bj, bg, b2, b_old) = (v1, j, g, v2, old);
                 }
-                // Every centre of the group but its best is at least `v2`
-                // away, and its best at least `v1`.
-                b[1 + g] = lower(v1);
+                // Every ranked centre of the group but its best is at least
+                // `v2` away, and its best at least `v1`.
+                b[1 + g] = min_f(lower(v1), old);
             }
             // A ranked group always names a centre, so a winner exists.
             debug_assert!(bj != usize::MAX);
-            b[1 + bg] = lower(b2);
+            b[1 + bg] = min_f(lower(b2), b_old);
             let label = bj as i32;
             if lab[r] != label {
                 changed += 1;
@@ -393,6 +494,7 @@ impl<F: Float> Step<'_, '_, F> {
     /// value from [`expansion_values`] (the kernels' own arithmetic) on the
     /// grouped centres, the label as Lloyd's argmin (smallest value, ties to
     /// the lowest original index), and every group's bound from its values.
+    #[inline(always)]
     fn rank_all(&self, first: usize, lab: &mut [i32], bnd: &mut [F], s: &mut Scratch) -> usize {
         const L: usize = VALUE_ROWS;
         let t = self.ranges.len();
@@ -414,17 +516,20 @@ impl<F: Float> Step<'_, '_, F> {
             // and the best position, in position order.
             let mut v1 = vec![[F::infinity(); L]; t];
             let mut v2 = vec![[F::infinity(); L]; t];
-            let mut p1 = vec![[0usize; L]; t];
+            // Positions as F, like the kernels' indices (exact: far below
+            // 2^24 positions).
+            let mut p1 = vec![[F::zero(); L]; t];
             for (g, range) in self.ranges.iter().enumerate() {
                 let (a1, a2, ap) = (&mut v1[g], &mut v2[g], &mut p1[g]);
                 for p in range.start * BLOCK..range.end * BLOCK {
                     let v = lane(p);
+                    let pf = F::from_f64(p as f64);
                     for l in 0..L {
                         let lt = v[l] < a1[l];
                         let hi = if lt { a1[l] } else { v[l] };
                         a2[l] = if hi < a2[l] { hi } else { a2[l] };
                         a1[l] = if lt { v[l] } else { a1[l] };
-                        ap[l] = if lt { p } else { ap[l] };
+                        ap[l] = if lt { pf } else { ap[l] };
                     }
                 }
             }
@@ -432,7 +537,7 @@ impl<F: Float> Step<'_, '_, F> {
                 let (r, i) = (*r, q * L + l);
                 let (mut bv, mut bj, mut bg) = (F::infinity(), usize::MAX, 0);
                 for g in 0..t {
-                    let j = self.orig[p1[g][l]];
+                    let j = self.orig[p1[g][l].index()];
                     if v1[g][l] < bv || (v1[g][l] == bv && j < bj) {
                         (bv, bj, bg) = (v1[g][l], j, g);
                     }
@@ -458,20 +563,74 @@ impl<F: Float> Step<'_, '_, F> {
     }
 }
 
-fn full_fraction() -> f64 {
-    std::env::var("YFULL")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0.33)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lloyd::lloyd;
+    use crate::par::pool;
 
-static DBG_PENDING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-static DBG_PAIRS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-static DBG_ROWS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-thread_local! { static T0: std::cell::Cell<std::time::Instant> = std::cell::Cell::new(std::time::Instant::now()); }
-fn ytile() -> usize {
-    std::env::var("YTILE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1024)
+    /// Blobs of `d` features around `k / 3` centres (so several centres
+    /// share a blob, where group bounds matter), the first `k` rows as
+    /// initial centres.
+    fn blobs(n: usize, d: usize, k: usize, seed: u64) -> (ndarray::Array2<f64>, Vec<f64>) {
+        let mut rng = crate::rng::Rng::new(seed);
+        let m = (k / 3).max(1);
+        let means: Vec<f64> = (0..m * d).map(|_| rng.next_f64() * 20.0).collect();
+        let x = ndarray::Array2::from_shape_fn((n, d), |(i, f)| {
+            means[(i % m) * d + f] + (rng.next_f64() - 0.5) * 3.0
+        });
+        let init = x.rows().into_iter().take(k).flatten().copied().collect();
+        (x, init)
+    }
+
+    fn check<F: Float>(d: usize, k: usize, t: usize, weighted: bool, threads: usize, tol: f64) {
+        let (x, init) = blobs(1500, d, k, (d * 1000 + k) as u64);
+        let x = x.mapv(F::from_f64);
+        let init: Vec<F> = init.into_iter().map(F::from_f64).collect();
+        let w: Option<Vec<F>> = weighted.then(|| {
+            (0..x.nrows())
+                .map(|i| F::from_f64(0.5 + (i % 7) as f64))
+                .collect()
+        });
+        let c = || Centers::new(init.clone(), k, d);
+        let data = Data::Dense(x.view());
+        let p1 = pool(1).unwrap();
+        let pt = pool(threads).unwrap();
+        let a = lloyd(&p1, &data, w.as_deref(), c(), 60, tol, &mut ()).unwrap();
+        let b = yinyang_groups(&pt, &x.view(), w.as_deref(), c(), 60, tol, &mut (), t).unwrap();
+        let what = format!(
+            "{} d={d} k={k} t={t} weighted={weighted} threads={threads} tol={tol}",
+            std::any::type_name::<F>()
+        );
+        assert_eq!(a.labels, b.labels, "{what}: labels");
+        assert_eq!(a.n_iter, b.n_iter, "{what}: n_iter");
+        assert_eq!(a.centers.data, b.centers.data, "{what}: centres");
+        assert_eq!(a.inertia.to_bits(), b.inertia.to_bits(), "{what}: inertia");
+    }
+
+    #[test]
+    fn yinyang_equals_lloyd_for_every_number_of_groups() {
+        for (d, k) in [(9, 24), (16, 40), (33, 64)] {
+            for t in [1, 2, 5, k / 4, k] {
+                check::<f32>(d, k, t, false, 1, 0.0);
+                check::<f64>(d, k, t, true, 3, 1e-6);
+            }
+        }
+        check::<f32>(64, 100, 10, true, 2, 1e-4);
+        check::<f64>(12, 30, 30, false, 2, 0.0);
+    }
+
+    #[test]
+    fn groups_partition_the_centres() {
+        let (_, init) = blobs(200, 10, 37, 5);
+        let c = Centers::new(init, 37, 10);
+        for t in [1, 4, 37, 50] {
+            let g = group_centres(&c, t);
+            assert!(!g.is_empty() && g.len() <= t.min(37));
+            let mut all: Vec<usize> = g.iter().flatten().copied().collect();
+            all.sort_unstable();
+            assert_eq!(all, (0..37).collect::<Vec<_>>());
+            assert!(g.iter().all(|m| m.windows(2).all(|w| w[0] < w[1])));
+        }
+    }
 }
