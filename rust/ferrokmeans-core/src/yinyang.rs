@@ -621,6 +621,27 @@ mod tests {
     }
 
     #[test]
+    fn yinyang_equals_lloyd_when_clusters_empty_and_rows_tie() {
+        // Duplicate initial centres: the copy with the higher index gets no
+        // rows (ties go to the lowest index) and is relocated.
+        let (x, mut init) = blobs(900, 12, 30, 3);
+        let first: Vec<f64> = init[..12].to_vec();
+        init[12..24].copy_from_slice(&first);
+        // Integer-valued rows: exact ties between equidistant centres.
+        let x = x.mapv(f64::round);
+        let c = || Centers::new(init.clone(), 30, 12);
+        let data = Data::Dense(x.view());
+        let p = pool(2).unwrap();
+        let a = lloyd(&p, &data, None, c(), 40, 0.0, &mut ()).unwrap();
+        for t in [1, 3, 30] {
+            let b = yinyang_groups(&p, &x.view(), None, c(), 40, 0.0, &mut (), t).unwrap();
+            assert_eq!(a.labels, b.labels, "t={t}");
+            assert_eq!(a.n_iter, b.n_iter, "t={t}");
+            assert_eq!(a.centers.data, b.centers.data, "t={t}");
+        }
+    }
+
+    #[test]
     fn groups_partition_the_centres() {
         let (_, init) = blobs(200, 10, 37, 5);
         let c = Centers::new(init, 37, 10);
