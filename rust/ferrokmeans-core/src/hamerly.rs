@@ -196,16 +196,18 @@ pub fn hamerly<F: Float>(
             },
             |p| total.add(&p),
         );
-        if !total.inertia.is_finite() || total.sums.iter().any(|v| !v.is_finite()) {
-            return Err(crate::assign::not_finite::<F>());
-        }
-        relocate_empty(pool, &data, weights, &centers, &labels, &mut total);
-        let (next, shift) = new_centers(&centers, &total)?;
-        for (j, m) in moved.iter_mut().enumerate() {
-            *m = seq_dist_f64(next.row(j), centers.row(j)).sqrt() * (1.0 + OUTWARD);
-        }
-        centers = next;
-        if iteration_done(monitor, iter, total.inertia, total.changed, shift, tol)? {
+        let step = (iter, tol);
+        if end_iteration(
+            pool,
+            x,
+            weights,
+            &mut centers,
+            &labels,
+            total,
+            &mut moved,
+            monitor,
+            step,
+        )? {
             converged = true;
             break;
         }
@@ -218,6 +220,42 @@ pub fn hamerly<F: Float>(
         n_iter,
         converged,
     })
+}
+
+/// The end of one iteration of a bound-based algorithm, as in Lloyd's:
+/// refuses non-finite sums or inertia, relocates empty clusters, moves the
+/// centres (recording in `moved` how far each one went, rounded up) and
+/// applies the stopping rules of iteration `iter` with tolerance `tol`.
+/// Returns whether the iterations stop.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn end_iteration<F: Float>(
+    pool: &ThreadPool,
+    x: &ArrayView2<'_, F>,
+    weights: Option<&[F]>,
+    centers: &mut Centers<F>,
+    labels: &[i32],
+    mut total: Partial,
+    moved: &mut [f64],
+    monitor: &mut dyn Monitor,
+    (iter, tol): (usize, f64),
+) -> Result<bool> {
+    if !total.inertia.is_finite() || total.sums.iter().any(|v| !v.is_finite()) {
+        return Err(crate::assign::not_finite::<F>());
+    }
+    relocate_empty(
+        pool,
+        &Data::Dense(x.view()),
+        weights,
+        centers,
+        labels,
+        &mut total,
+    );
+    let (next, shift) = new_centers(centers, &total)?;
+    for (j, m) in moved.iter_mut().enumerate() {
+        *m = seq_dist_f64(next.row(j), centers.row(j)).sqrt() * (1.0 + OUTWARD);
+    }
+    *centers = next;
+    iteration_done(monitor, iter, total.inertia, total.changed, shift, tol)
 }
 
 /// `Σ (a - b)²` in f64, in feature order.

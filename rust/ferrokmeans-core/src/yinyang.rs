@@ -43,12 +43,12 @@ use crate::data::Data;
 use crate::error::Result;
 use crate::float::Float;
 use crate::hamerly::{
-    accumulate_block, dist_up, round_down, round_up, seq_dist_f64, Geometry, OUTWARD,
+    accumulate_block, dist_up, end_iteration, round_down, round_up, Geometry, OUTWARD,
 };
 use crate::kernel::{
     expansion_values, padded_k, row_block_values, simd_level, SimdLevel, BLOCK, VALUE_ROWS,
 };
-use crate::lloyd::{iteration_done, new_centers, relocate_empty, Run};
+use crate::lloyd::Run;
 use crate::monitor::Monitor;
 use crate::par::{block_rows_for_sums, map_blocks_of};
 
@@ -206,16 +206,18 @@ pub(crate) fn yinyang_groups<F: Float>(
             },
             |p| total.add(&p),
         );
-        if !total.inertia.is_finite() || total.sums.iter().any(|v| !v.is_finite()) {
-            return Err(crate::assign::not_finite::<F>());
-        }
-        relocate_empty(pool, &data, weights, &centers, &labels, &mut total);
-        let (next, shift) = new_centers(&centers, &total)?;
-        for (j, m) in moved.iter_mut().enumerate() {
-            *m = seq_dist_f64(next.row(j), centers.row(j)).sqrt() * (1.0 + OUTWARD);
-        }
-        centers = next;
-        if iteration_done(monitor, iter, total.inertia, total.changed, shift, tol)? {
+        let step = (iter, tol);
+        if end_iteration(
+            pool,
+            x,
+            weights,
+            &mut centers,
+            &labels,
+            total,
+            &mut moved,
+            monitor,
+            step,
+        )? {
             converged = true;
             break;
         }
