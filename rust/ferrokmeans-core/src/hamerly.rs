@@ -25,12 +25,12 @@
 use ndarray::ArrayView2;
 use rayon::ThreadPool;
 
-use crate::assign::{accumulate_dense, assign_pass, weighted_sum, Centers, Partial, TILE};
+use crate::assign::{accumulate_dense, weighted_sum, Centers, Partial, TILE};
 use crate::data::{dense_tile, Data};
 use crate::error::Result;
 use crate::float::Float;
 use crate::kernel::{nearest_dense_bounds, sq_dist, Out};
-use crate::lloyd::{iteration_done, new_centers, relocate_empty, Run};
+use crate::lloyd::{finish, iteration_done, new_centers, relocate_empty, Run};
 use crate::monitor::Monitor;
 use crate::par::{block_rows_for_sums, map_blocks_of};
 
@@ -196,7 +196,6 @@ pub fn hamerly<F: Float>(
             },
             |p| total.add(&p),
         );
-        let step = (iter, tol);
         if end_iteration(
             pool,
             x,
@@ -206,20 +205,13 @@ pub fn hamerly<F: Float>(
             total,
             &mut moved,
             monitor,
-            step,
+            (iter, tol),
         )? {
             converged = true;
             break;
         }
     }
-    let fin = assign_pass(pool, &data, weights, &centers, &mut labels, false)?;
-    Ok(Run {
-        centers,
-        labels,
-        inertia: fin.inertia,
-        n_iter,
-        converged,
-    })
+    finish(pool, &data, weights, centers, labels, n_iter, converged)
 }
 
 /// The end of one iteration of a bound-based algorithm, as in Lloyd's:

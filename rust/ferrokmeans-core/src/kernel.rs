@@ -1028,6 +1028,37 @@ macro_rules! dispatch {
     };
 }
 
+/// Defines `$vis fn $name<F: Float>(args)` running `$inner::<F, FMA>(args)`
+/// compiled for the best instruction set available, with fused
+/// multiply-adds only where the CPU has them (the attributes before `fn`,
+/// such as its documentation, go to the defined function).
+macro_rules! dispatch_fn {
+    ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) => $inner:ident) => {
+        $(#[$m])*
+        $vis fn $name<F: Float>($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+                fn avx512<F: Float>($($arg: $ty),*) {
+                    $inner::<F, true>($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                fn avx2<F: Float>($($arg: $ty),*) {
+                    $inner::<F, true>($($arg),*)
+                }
+                match simd_level() {
+                    // SAFETY: simd_level() only reports features this CPU has.
+                    SimdLevel::Avx512 => return unsafe { avx512::<F>($($arg),*) },
+                    // SAFETY: as above.
+                    SimdLevel::Avx2 => return unsafe { avx2::<F>($($arg),*) },
+                    SimdLevel::Portable => {}
+                }
+            }
+            $inner::<F, false>($($arg),*)
+        }
+    };
+}
+
 dispatch!(nearest_small [D] => nearest_lanes);
 dispatch!(nearest_large [] => nearest_blocked);
 
@@ -1056,68 +1087,32 @@ fn nearest_few<F: Float, const MODE: u8>(tile: &[F], c: &Centers<F>, out: &mut O
     nearest_rows::<F, false, MODE, 4>(tile, c, out)
 }
 
-/// Squared distances from every row of the tile to every centre of `c`
-/// (row-major, rows × k): exact `Σ (x - c)²` for a single centre, else by
-/// [`distances_rows`]; compiled for the best instruction set available.
-pub fn distances_to<F: Float>(tile: &[F], c: &Centers<F>, out: &mut [F]) {
-    #[inline(always)]
-    fn run<F: Float, const FMA: bool>(tile: &[F], c: &Centers<F>, out: &mut [F]) {
-        if c.k == 1 {
-            distances_one(tile, &c.data, out)
-        } else {
-            distances_rows::<F, FMA>(tile, c, out)
-        }
+dispatch_fn!(
+    /// Squared distances from every row of the tile to every centre of `c`
+    /// (row-major, rows × k): exact `Σ (x - c)²` for a single centre, else by
+    /// [`distances_rows`]; compiled for the best instruction set available.
+    pub fn distances_to(tile: &[F], c: &Centers<F>, out: &mut [F]) => distances_run
+);
+
+#[inline(always)]
+fn distances_run<F: Float, const FMA: bool>(tile: &[F], c: &Centers<F>, out: &mut [F]) {
+    if c.k == 1 {
+        distances_one(tile, &c.data, out)
+    } else {
+        distances_rows::<F, FMA>(tile, c, out)
     }
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
-        fn avx512<F: Float>(tile: &[F], c: &Centers<F>, out: &mut [F]) {
-            run::<F, true>(tile, c, out)
-        }
-        #[target_feature(enable = "avx2,fma")]
-        fn avx2<F: Float>(tile: &[F], c: &Centers<F>, out: &mut [F]) {
-            run::<F, true>(tile, c, out)
-        }
-        match simd_level() {
-            // SAFETY: simd_level() only reports features this CPU has.
-            SimdLevel::Avx512 => return unsafe { avx512(tile, c, out) },
-            // SAFETY: as above.
-            SimdLevel::Avx2 => return unsafe { avx2(tile, c, out) },
-            SimdLevel::Portable => {}
-        }
-    }
-    run::<F, false>(tile, c, out)
 }
 
-/// Every ranking value `g_j` of every row of the tile (more than 8
-/// features), computed by exactly the operations of [`nearest_blocked`] and
-/// [`nearest_rows`], so that a caller can take minima over any set of
-/// centres and get the kernels' own labels. Layout: per group of [`BR`]
-/// rows `q`, the value of row `q·BR + l` and centre `p` (padding centres
-/// included, `+inf`) at `q·w·BR + p·BR + l`, with `w` = [`padded_k`]; `out`
-/// holds `⌈n / BR⌉·w·BR` values.
-pub(crate) fn expansion_values<F: Float>(tile: &[F], c: &Centers<F>, out: &mut [F]) {
-    debug_assert!(c.d > 8);
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
-        fn avx512<F: Float>(tile: &[F], c: &Centers<F>, out: &mut [F]) {
-            values_blocked::<F, true>(tile, c, out)
-        }
-        #[target_feature(enable = "avx2,fma")]
-        fn avx2<F: Float>(tile: &[F], c: &Centers<F>, out: &mut [F]) {
-            values_blocked::<F, true>(tile, c, out)
-        }
-        match simd_level() {
-            // SAFETY: simd_level() only reports features this CPU has.
-            SimdLevel::Avx512 => return unsafe { avx512(tile, c, out) },
-            // SAFETY: as above.
-            SimdLevel::Avx2 => return unsafe { avx2(tile, c, out) },
-            SimdLevel::Portable => {}
-        }
-    }
-    values_blocked::<F, false>(tile, c, out)
-}
+dispatch_fn!(
+    /// Every ranking value `g_j` of every row of the tile (more than 8
+    /// features), computed by exactly the operations of [`nearest_blocked`] and
+    /// [`nearest_rows`], so that a caller can take minima over any set of
+    /// centres and get the kernels' own labels. Layout: per group of [`BR`]
+    /// rows `q`, the value of row `q·BR + l` and centre `p` (padding centres
+    /// included, `+inf`) at `q·w·BR + p·BR + l`, with `w` = [`padded_k`]; `out`
+    /// holds `⌈n / BR⌉·w·BR` values.
+    pub(crate) fn expansion_values(tile: &[F], c: &Centers<F>, out: &mut [F]) => values_blocked
+);
 
 /// The number of centres [`expansion_values`] writes per row: `k` rounded
 /// up to whole blocks.
@@ -1129,6 +1124,7 @@ pub(crate) fn padded_k<F>(c: &Centers<F>) -> usize {
 /// `BR × BC` accumulators are stored as they are.
 #[inline(always)]
 fn values_blocked<F: Float, const FMA: bool>(tile: &[F], c: &Centers<F>, out: &mut [F]) {
+    debug_assert!(c.d > 8);
     let d = c.d;
     let n = tile.len() / d;
     let blocks = c.packed.len() / (d * BC);
@@ -1166,37 +1162,13 @@ fn values_blocked<F: Float, const FMA: bool>(tile: &[F], c: &Centers<F>, out: &m
     }
 }
 
-/// The ranking values of one centred row `xc` (see [`Centers::centre_row`])
-/// against the blocks `blocks` of `c`: [`BC`] values per block, written to
-/// `out` block after block, by exactly the operations of
-/// [`nearest_blocked`] (more than 8 features).
-pub(crate) fn row_block_values<F: Float>(
-    xc: &[F],
-    c: &Centers<F>,
-    blocks: &[usize],
-    out: &mut [F],
-) {
-    debug_assert!(c.d > 8);
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
-        fn avx512<F: Float>(xc: &[F], c: &Centers<F>, blocks: &[usize], out: &mut [F]) {
-            row_blocks::<F, true>(xc, c, blocks, out)
-        }
-        #[target_feature(enable = "avx2,fma")]
-        fn avx2<F: Float>(xc: &[F], c: &Centers<F>, blocks: &[usize], out: &mut [F]) {
-            row_blocks::<F, true>(xc, c, blocks, out)
-        }
-        match simd_level() {
-            // SAFETY: simd_level() only reports features this CPU has.
-            SimdLevel::Avx512 => return unsafe { avx512(xc, c, blocks, out) },
-            // SAFETY: as above.
-            SimdLevel::Avx2 => return unsafe { avx2(xc, c, blocks, out) },
-            SimdLevel::Portable => {}
-        }
-    }
-    row_blocks::<F, false>(xc, c, blocks, out)
-}
+dispatch_fn!(
+    /// The ranking values of one centred row `xc` (see [`Centers::centre_row`])
+    /// against the blocks `blocks` of `c`: [`BC`] values per block, written to
+    /// `out` block after block, by exactly the operations of
+    /// [`nearest_blocked`] (more than 8 features).
+    pub(crate) fn row_block_values(xc: &[F], c: &Centers<F>, blocks: &[usize], out: &mut [F]) => row_blocks
+);
 
 /// [`row_block_values`]: four blocks at a time, as independent chains.
 #[inline(always)]
@@ -1206,6 +1178,7 @@ fn row_blocks<F: Float, const FMA: bool>(
     blocks: &[usize],
     out: &mut [F],
 ) {
+    debug_assert!(c.d > 8);
     let d = c.d;
     let pb = |b: usize| -> &[[F; BC]] { as_fixed(&c.packed[b * d * BC..(b + 1) * d * BC]) };
     let norms = |b: usize| -> [F; BC] {

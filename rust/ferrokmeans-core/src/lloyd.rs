@@ -128,6 +128,20 @@ pub fn lloyd<F: Float>(
             break;
         }
     }
+    finish(pool, x, weights, centers, labels, n_iter, converged)
+}
+
+/// The end of every algorithm's run: one more exact assignment, so that the
+/// labels and inertia belong to the returned centres.
+pub(crate) fn finish<F: Float>(
+    pool: &ThreadPool,
+    x: &Data<'_, F>,
+    weights: Option<&[F]>,
+    centers: Centers<F>,
+    mut labels: Vec<i32>,
+    n_iter: usize,
+    converged: bool,
+) -> Result<Run<F>> {
     let fin = assign_pass(pool, x, weights, &centers, &mut labels, false)?;
     Ok(Run {
         centers,

@@ -38,7 +38,7 @@ use std::ops::Range;
 use ndarray::ArrayView2;
 use rayon::ThreadPool;
 
-use crate::assign::{assign_pass, Centers, Partial};
+use crate::assign::{Centers, Partial};
 use crate::data::Data;
 use crate::error::Result;
 use crate::float::Float;
@@ -48,7 +48,7 @@ use crate::hamerly::{
 use crate::kernel::{
     expansion_values, padded_k, row_block_values, simd_level, SimdLevel, BLOCK, VALUE_ROWS,
 };
-use crate::lloyd::Run;
+use crate::lloyd::{finish, Run};
 use crate::monitor::Monitor;
 use crate::par::{block_rows_for_sums, map_blocks_of};
 
@@ -206,7 +206,6 @@ pub(crate) fn yinyang_groups<F: Float>(
             },
             |p| total.add(&p),
         );
-        let step = (iter, tol);
         if end_iteration(
             pool,
             x,
@@ -216,20 +215,13 @@ pub(crate) fn yinyang_groups<F: Float>(
             total,
             &mut moved,
             monitor,
-            step,
+            (iter, tol),
         )? {
             converged = true;
             break;
         }
     }
-    let fin = assign_pass(pool, &data, weights, &centers, &mut labels, false)?;
-    Ok(Run {
-        centers,
-        labels,
-        inertia: fin.inertia,
-        n_iter,
-        converged,
-    })
+    finish(pool, &data, weights, centers, labels, n_iter, converged)
 }
 
 /// Lowers each group bound `l` by its group's drift `δ` in `F`'s own
