@@ -9,7 +9,7 @@ use crate::data::{dense_tile, Data};
 use crate::error::{KMeansError, Result};
 use crate::float::Float;
 pub use crate::kernel::Centers;
-use crate::kernel::{nearest_csr, nearest_dense, sq_dist, sq_dist_sparse};
+use crate::kernel::{nearest_csr, nearest_dense, nearest_dense_labels, sq_dist, sq_dist_sparse};
 use crate::par::{block_rows, block_rows_for_sums, map_blocks, map_blocks_of};
 
 /// Rows handled by one call of the distance kernel: small enough for the
@@ -73,6 +73,16 @@ pub(crate) fn not_finite<F: Float>() -> KMeansError {
     }
 }
 
+/// What a pass computes per row besides the label: the exact distance, the
+/// distance within the expansion's rounding, or (dense input) only a value
+/// that is finite where the distance is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dist {
+    Exact,
+    Rounded,
+    Unused,
+}
+
 /// Nearest centre of each row of one block and the squared distance to it,
 /// tile by tile: after each tile `visit(first_row, labels, dists,
 /// dense_rows)` sees the tile's results (`dense_rows` is `None` for sparse
@@ -81,7 +91,7 @@ fn scan_block<F: Float>(
     x: &Data<'_, F>,
     centers: &Centers<F>,
     rows: std::ops::Range<usize>,
-    exact: bool,
+    dist: Dist,
     mut visit: impl FnMut(usize, &[i32], &[F], Option<&[F]>),
 ) {
     let mut buf = Vec::new();
@@ -93,7 +103,11 @@ fn scan_block<F: Float>(
         match x {
             Data::Dense(v) => {
                 let tile = dense_tile(v, t, te, &mut buf);
-                nearest_dense(tile, centers, lab, dis, exact);
+                if dist == Dist::Unused {
+                    nearest_dense_labels(tile, centers, lab, dis);
+                } else {
+                    nearest_dense(tile, centers, lab, dis, dist == Dist::Exact);
+                }
                 visit(t, lab, dis, Some(tile));
             }
             Data::Csr(c) => {
@@ -255,9 +269,12 @@ fn accumulate_any<F: Float>(
 /// `labels` (counting changes against the labels already there) and, when
 /// `with_sums`, accumulates the weighted sums and weights per cluster. The
 /// inertia is exact without `with_sums`; with it (inside Lloyd iterations,
-/// where it is only reported) it is within rounding of the expansion.
-/// Returns [`KMeansError::NotFinite`] if any row's distance is NaN or
-/// infinite (NaN/inf in the data, or squares that overflow).
+/// where it is only reported) it is within rounding of the expansion, and
+/// with `with_sums` but not `inertia` it is not computed at all (left 0; on
+/// dense input the kernel then skips `‖x - μ‖²`, a third of its work when
+/// there are few centres). Returns [`KMeansError::NotFinite`] if any row's
+/// distance is NaN or infinite (NaN/inf in the data, or squares that
+/// overflow) — with or without the inertia.
 pub fn assign_pass<F: Float>(
     pool: &ThreadPool,
     x: &Data<'_, F>,
@@ -265,7 +282,13 @@ pub fn assign_pass<F: Float>(
     centers: &Centers<F>,
     labels: &mut [i32],
     with_sums: bool,
+    inertia: bool,
 ) -> Result<Partial> {
+    let dist = match (with_sums, inertia) {
+        (false, _) => Dist::Exact,
+        (true, true) => Dist::Rounded,
+        (true, false) => Dist::Unused,
+    };
     let (k, d) = (centers.k, centers.d);
     let n = x.n_rows();
     let mut total = Partial::zero(k, d, with_sums);
@@ -283,43 +306,43 @@ pub fn assign_pass<F: Float>(
         |_, rows, lab, _| {
             let mut p = Partial::zero(k, d, with_sums);
             let first = rows.start;
-            scan_block(
-                x,
-                centers,
-                rows,
-                !with_sums,
-                |t, tl: &[i32], td: &[F], tile| {
-                    let old = &mut lab[t - first..t - first + tl.len()];
-                    p.changed += old.iter().zip(tl).filter(|(a, b)| a != b).count();
-                    old.copy_from_slice(tl);
-                    // A non-finite distance makes the inertia non-finite
-                    // (0 · inf is NaN): checked once, after the pass.
-                    let tw = weights.map(|w| &w[t..t + tl.len()]);
-                    p.inertia += weighted_sum(td, tw);
-                    if !with_sums {
-                        return;
+            scan_block(x, centers, rows, dist, |t, tl: &[i32], td: &[F], tile| {
+                let old = &mut lab[t - first..t - first + tl.len()];
+                p.changed += old.iter().zip(tl).filter(|(a, b)| a != b).count();
+                old.copy_from_slice(tl);
+                // A non-finite distance makes the inertia non-finite
+                // (0 · inf is NaN): checked once, after the pass.
+                let tw = weights.map(|w| &w[t..t + tl.len()]);
+                if dist == Dist::Unused {
+                    if !td.iter().all(|v| v.is_finite()) {
+                        p.inertia = f64::INFINITY;
                     }
-                    match (tile, x) {
-                        (Some(tile), _) => {
-                            accumulate_dense(tile, d, tl, tw, &mut p.sums, &mut p.weights)
-                        }
-                        (None, Data::Csr(c)) => {
-                            for (r, &j) in tl.iter().enumerate() {
-                                let j = j as usize;
-                                let wi = weight_of(weights, t + r);
-                                p.weights[j] += wi;
-                                let (vals, idx) = c.row(t + r);
-                                for (v, &col) in vals.iter().zip(idx) {
-                                    p.sums[j * d + col as usize] += wi * v.as_f64();
-                                }
+                } else {
+                    p.inertia += weighted_sum(td, tw);
+                }
+                if !with_sums {
+                    return;
+                }
+                match (tile, x) {
+                    (Some(tile), _) => {
+                        accumulate_dense(tile, d, tl, tw, &mut p.sums, &mut p.weights)
+                    }
+                    (None, Data::Csr(c)) => {
+                        for (r, &j) in tl.iter().enumerate() {
+                            let j = j as usize;
+                            let wi = weight_of(weights, t + r);
+                            p.weights[j] += wi;
+                            let (vals, idx) = c.row(t + r);
+                            for (v, &col) in vals.iter().zip(idx) {
+                                p.sums[j * d + col as usize] += wi * v.as_f64();
                             }
                         }
-                        (None, Data::Dense(_)) => {
-                            unreachable!("dense tiles always come with their rows")
-                        }
                     }
-                },
-            );
+                    (None, Data::Dense(_)) => {
+                        unreachable!("dense tiles always come with their rows")
+                    }
+                }
+            });
             p
         },
         |p| total.add(&p),
@@ -348,7 +371,7 @@ pub fn nearest_with_dist<F: Float>(
         |_, rows, lab, dis| {
             let mut bad = false;
             let first = rows.start;
-            scan_block(x, centers, rows, true, |t, tl, td, _| {
+            scan_block(x, centers, rows, Dist::Exact, |t, tl, td, _| {
                 bad |= !td.iter().all(|v| v.is_finite());
                 lab[t - first..t - first + tl.len()].copy_from_slice(tl);
                 for (o, v) in dis[t - first..].iter_mut().zip(td) {

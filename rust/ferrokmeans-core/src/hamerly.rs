@@ -142,6 +142,7 @@ pub fn hamerly<F: Float>(
     let mut converged = false;
     let mut n_iter = 0;
     let br = block_rows_for_sums(n, k);
+    let inertia = monitor.wants_inertia();
     for iter in 0..max_iter {
         n_iter = iter + 1;
         let geo = Geometry::of(&centers);
@@ -191,7 +192,7 @@ pub fn hamerly<F: Float>(
                     }
                 }
                 p.changed += rank_rows(x, &centers, &geo, rows.start, &rescan, lab, bnd);
-                accumulate_block(x, weights, &centers, rows, lab, &mut p);
+                accumulate_block(x, weights, &centers, rows, lab, inertia, &mut p);
                 p
             },
             |p| total.add(&p),
@@ -319,15 +320,17 @@ fn rank_rows<F: Float>(
 }
 
 /// Adds the block's rows to the sums of their clusters exactly as Lloyd's
-/// pass does (same code, same tiles, same order), and its inertia under the
-/// current centres (only reported to the monitor, so summed in the
-/// vectorised order of [`sq_dist`] rather than feature by feature).
+/// pass does (same code, same tiles, same order), and with `inertia` its
+/// inertia under the current centres (only reported to the monitor, so
+/// summed in the vectorised order of [`sq_dist`] rather than feature by
+/// feature).
 pub(crate) fn accumulate_block<F: Float>(
     x: &ArrayView2<'_, F>,
     weights: Option<&[F]>,
     centers: &Centers<F>,
     rows: std::ops::Range<usize>,
     lab: &[i32],
+    inertia: bool,
     p: &mut Partial,
 ) {
     let d = centers.d;
@@ -339,10 +342,12 @@ pub(crate) fn accumulate_block<F: Float>(
         let tile = dense_tile(x, t, te, &mut buf);
         let tl = &lab[t - rows.start..te - rows.start];
         let tw = weights.map(|w| &w[t..te]);
-        for ((o, r), &j) in dists.iter_mut().zip(tile.chunks_exact(d)).zip(tl) {
-            *o = sq_dist(r, centers.row(j as usize));
+        if inertia {
+            for ((o, r), &j) in dists.iter_mut().zip(tile.chunks_exact(d)).zip(tl) {
+                *o = sq_dist(r, centers.row(j as usize));
+            }
+            p.inertia += weighted_sum(&dists[..te - t], tw);
         }
-        p.inertia += weighted_sum(&dists[..te - t], tw);
         accumulate_dense(tile, d, tl, tw, &mut p.sums, &mut p.weights);
         t = te;
     }

@@ -37,9 +37,15 @@ const LANES: usize = 32;
 /// distances of the exact `Σ (x - c)²`. `BOUNDS`: labels as `RANK`, and per
 /// row the best and second-best expansion values and `‖x - μ‖²`, from
 /// which the bound-based algorithms derive guaranteed distance bounds.
+/// `LABELS`: the labels of `RANK` alone, without `‖x - μ‖²` (Lloyd
+/// iterations whose inertia nobody reads); each row's "distance" is then its
+/// best ranking value, clamped at 0, or `+inf` where that is not finite, so
+/// that callers still see NaN and infinity (squares that overflow only in
+/// `‖x - μ‖²` are left to the exact pass that ends every fit).
 pub(crate) const RANK: u8 = 0;
 pub(crate) const EXACT: u8 = 1;
 pub(crate) const BOUNDS: u8 = 2;
+pub(crate) const LABELS: u8 = 3;
 
 /// Where a kernel writes, one entry per row. `second` and `xn` are only
 /// written in the `BOUNDS` mode (and may be empty otherwise); in that mode
@@ -399,10 +405,12 @@ fn lanes_group<F: Float, const D: usize, const FMA: bool, const MODE: u8>(
         }
     }
     let mut xn = [[F::zero(); HALF]; 2];
-    for h in 0..2 {
-        for f in 0..D {
-            for l in 0..HALF {
-                xn[h][l] += x[h][f][l] * x[h][f][l];
+    if MODE != LABELS {
+        for h in 0..2 {
+            for f in 0..D {
+                for l in 0..HALF {
+                    xn[h][l] += x[h][f][l] * x[h][f][l];
+                }
             }
         }
     }
@@ -545,9 +553,11 @@ fn nearest_blocked<F: Float, const FMA: bool, const MODE: u8>(
         }
         let xs: &[[F; BR]] = as_fixed(&xg);
         let mut xn = [F::zero(); BR];
-        for xv in xs {
-            for l in 0..BR {
-                xn[l] += xv[l] * xv[l];
+        if MODE != LABELS {
+            for xv in xs {
+                for l in 0..BR {
+                    xn[l] += xv[l] * xv[l];
+                }
             }
         }
         let mut best = [F::infinity(); BR];
@@ -727,7 +737,14 @@ fn rows_kernel<F: Float, const FMA: bool, const MODE: u8, const R: usize, const 
         let mut xn = [F::zero(); R];
         for (rr, o) in xq.chunks_exact_mut(d).enumerate() {
             if rr < m {
-                xn[rr] = centre_row(&tile[(r0 + rr) * d..(r0 + rr + 1) * d], &c.mu, o);
+                let x = &tile[(r0 + rr) * d..(r0 + rr + 1) * d];
+                if MODE == LABELS {
+                    for ((o, v), m) in o.iter_mut().zip(x).zip(&c.mu) {
+                        *o = *v - *m;
+                    }
+                } else {
+                    xn[rr] = centre_row(x, &c.mu, o);
+                }
             } else {
                 o.fill(F::zero());
             }
@@ -735,7 +752,7 @@ fn rows_kernel<F: Float, const FMA: bool, const MODE: u8, const R: usize, const 
         let xr: [&[F]; R] = std::array::from_fn(|rr| &xq[rr * d..(rr + 1) * d]);
         let g = rows_lanes::<F, FMA, R, W>(pw, norms, xr);
         let found: [Found<F>; R] = std::array::from_fn(|rr| {
-            let (best, j, second) = argmin_lanes::<F, W>(&g[rr], MODE != RANK);
+            let (best, j, second) = argmin_lanes::<F, W>(&g[rr], MODE == EXACT || MODE == BOUNDS);
             Found {
                 best,
                 second,
@@ -1262,6 +1279,24 @@ pub fn nearest_dense<F: Float>(
     }
 }
 
+/// The labels of [`nearest_dense`] (not exact), without the distances:
+/// `dists` gets the `LABELS` mode's stand-ins, finite exactly where the
+/// ranking was.
+pub(crate) fn nearest_dense_labels<F: Float>(
+    tile: &[F],
+    c: &Centers<F>,
+    labels: &mut [i32],
+    dists: &mut [F],
+) {
+    let mut out = Out {
+        labels,
+        dists,
+        second: &mut [],
+        xn: &mut [],
+    };
+    nearest_any::<F, LABELS>(tile, c, &mut out)
+}
+
 /// The `BOUNDS` mode of the kernels: the labels of the `RANK` mode, and per
 /// row the best and second-best expansion values and `‖x - μ‖²`.
 pub(crate) fn nearest_dense_bounds<F: Float>(tile: &[F], c: &Centers<F>, out: &mut Out<'_, F>) {
@@ -1357,6 +1392,49 @@ mod tests {
                             }
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /// The `LABELS` mode gives the `RANK` mode's labels bit for bit in every
+    /// kernel (small `d`, few centres, blocked; f32 and f64), and a row with
+    /// NaN or infinity gets a non-finite stand-in distance. (Squares that
+    /// overflow only in `‖x - μ‖²` go unseen here; the exact pass that ends
+    /// every fit reports them.)
+    #[test]
+    fn labels_mode_is_the_rank_mode_without_distances() {
+        fn check<F: Float>(d: usize, k: usize, offset: f64) {
+            let n = 83;
+            let mut tile: Vec<F> = data(n, d, 3, 10.0, offset)
+                .iter()
+                .map(|v| F::from_f64(*v))
+                .collect();
+            tile[5 * d] = F::nan();
+            tile[9 * d + d - 1] = F::infinity();
+            let cs: Vec<F> = data(k, d, 4, 10.0, offset)
+                .iter()
+                .map(|v| F::from_f64(*v))
+                .collect();
+            let c = Centers::new(cs, k, d);
+            let (mut lr, mut dr) = (vec![0; n], vec![F::zero(); n]);
+            nearest_dense(&tile, &c, &mut lr, &mut dr, false);
+            let (mut ll, mut dl) = (vec![0; n], vec![F::zero(); n]);
+            nearest_dense_labels(&tile, &c, &mut ll, &mut dl);
+            for i in 0..n {
+                let finite = dr[i].is_finite();
+                assert_eq!(finite, dl[i].is_finite(), "row {i}, d={d} k={k}");
+                if finite {
+                    assert_eq!(ll[i], lr[i], "row {i}, d={d} k={k}");
+                }
+            }
+            assert!(!dl[5].is_finite() && !dl[9].is_finite());
+        }
+        for d in [1, 3, 8, 9, 40] {
+            for k in [1, 7, 16, 17, 40] {
+                for offset in [0.0, 1e3] {
+                    check::<f32>(d, k, offset);
+                    check::<f64>(d, k, offset);
                 }
             }
         }

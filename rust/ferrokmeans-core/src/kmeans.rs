@@ -382,7 +382,7 @@ pub fn predict<F: Float>(
     let w_owned = weights.map(|w| w.to_vec());
     let pool = pool(n_threads)?;
     let mut labels = vec![-1i32; x.n_rows()];
-    let p = assign_pass(&pool, &x, w_owned.as_deref(), &c, &mut labels, false)?;
+    let p = assign_pass(&pool, &x, w_owned.as_deref(), &c, &mut labels, false, true)?;
     Ok((Array1::from_vec(labels), p.inertia))
 }
 

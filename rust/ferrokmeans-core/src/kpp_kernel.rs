@@ -331,15 +331,16 @@ fn evaluate_lanes<F: Float, const FMA: bool, const D: usize>(
             for (o, b) in flags.iter_mut().skip(t0 / 8).step_by(fb).zip(&bits) {
                 *o = *b;
             }
-            // Padding rows and candidates add exact zeros.
-            let p = &mut out.pots[t0..t0 + 8];
-            let mut acc: [f64; 8] = p.try_into().expect("eight");
-            for l in 0..RL {
-                for k in 0..8 {
-                    acc[k] += near[k][l];
+            // Padding rows add exact zeros. One candidate at a time, each
+            // an opaque step: otherwise LLVM vectorises across candidates
+            // and gathers `near` (half of this kernel's time on 3 features).
+            for (p, nk) in out.pots[t0..t0 + tn].iter_mut().zip(&near) {
+                let mut acc = *p;
+                for v in nk {
+                    acc += *v;
                 }
+                *p = std::hint::black_box(acc);
             }
-            p.copy_from_slice(&acc);
         }
     }
 }

@@ -87,6 +87,11 @@ pub(crate) fn iteration_done(
     shift: f64,
     tol: f64,
 ) -> Result<bool> {
+    let inertia = if monitor.wants_inertia() {
+        inertia
+    } else {
+        f64::NAN
+    };
     monitor.event(&Event::Iteration { iter, inertia })?;
     if changed == 0 {
         monitor.event(&Event::StrictConvergence { iter })?;
@@ -117,9 +122,10 @@ pub fn lloyd<F: Float>(
     let mut centers = init;
     let mut converged = false;
     let mut n_iter = 0;
+    let inertia = monitor.wants_inertia();
     for iter in 0..max_iter {
         n_iter = iter + 1;
-        let mut p = assign_pass(pool, x, weights, &centers, &mut labels, true)?;
+        let mut p = assign_pass(pool, x, weights, &centers, &mut labels, true, inertia)?;
         relocate_empty(pool, x, weights, &centers, &labels, &mut p);
         let (next, shift) = new_centers(&centers, &p)?;
         centers = next;
@@ -142,7 +148,7 @@ pub(crate) fn finish<F: Float>(
     n_iter: usize,
     converged: bool,
 ) -> Result<Run<F>> {
-    let fin = assign_pass(pool, x, weights, &centers, &mut labels, false)?;
+    let fin = assign_pass(pool, x, weights, &centers, &mut labels, false, true)?;
     Ok(Run {
         centers,
         labels,

@@ -11,7 +11,8 @@ pub enum Event {
     /// `k` of the initial centres are chosen (k-means++ reports as it goes).
     InitProgress { chosen: usize },
     /// Lloyd iteration `iter` (0-based) ended; `inertia` is that of the
-    /// centres it started from under the labels it assigned.
+    /// centres it started from under the labels it assigned, or NaN when
+    /// the monitor said it does not want it ([`Monitor::wants_inertia`]).
     Iteration { iter: usize, inertia: f64 },
     /// No label changed in iteration `iter`.
     StrictConvergence { iter: usize },
@@ -23,12 +24,24 @@ pub enum Event {
 /// [`crate::KMeansError::Interrupted`]) stops the fit with that error.
 pub trait Monitor {
     fn event(&mut self, event: &Event) -> Result<()>;
+
+    /// Whether [`Event::Iteration`] should carry the inertia. Computing it
+    /// costs a share of every iteration (a third of the kernel's work with
+    /// few centres; a pass over the data for the bound-based algorithms),
+    /// and the algorithms themselves never need it.
+    fn wants_inertia(&self) -> bool {
+        true
+    }
 }
 
 /// The silent monitor.
 impl Monitor for () {
     fn event(&mut self, _: &Event) -> Result<()> {
         Ok(())
+    }
+
+    fn wants_inertia(&self) -> bool {
+        false
     }
 }
 

@@ -68,7 +68,8 @@ pub fn kmeans_refine<F: Float>(
     // floating-point cycle with thresh = 0.
     for iter in 0..100_000 {
         let avg = mean_distance(&pool, &obs, &c, &mut labels, &mut dists)?;
-        let p = assign_pass(&pool, &obs, None, &c, &mut labels, true)?;
+        // The distortion comes from the exact pass above.
+        let p = assign_pass(&pool, &obs, None, &c, &mut labels, true, false)?;
         c = new_centers(&c, &p)?.0;
         monitor.event(&Event::Iteration { iter, inertia: avg })?;
         let diff = (prev - avg).abs();
@@ -111,8 +112,9 @@ pub fn kmeans2_iterate<F: Float>(
     let pool = pool(n_threads)?;
     let mut labels = vec![-1i32; data.n_rows()];
     let mut empty_events = 0;
+    let inertia = monitor.wants_inertia();
     for it in 0..iter {
-        let p = assign_pass(&pool, &data, None, &c, &mut labels, true)?;
+        let p = assign_pass(&pool, &data, None, &c, &mut labels, true, inertia)?;
         if p.weights.contains(&0.0) {
             if missing == Missing::Raise {
                 return Err(KMeansError::EmptyCluster);
@@ -122,7 +124,7 @@ pub fn kmeans2_iterate<F: Float>(
         c = new_centers(&c, &p)?.0;
         monitor.event(&Event::Iteration {
             iter: it,
-            inertia: p.inertia,
+            inertia: if inertia { p.inertia } else { f64::NAN },
         })?;
     }
     Ok((

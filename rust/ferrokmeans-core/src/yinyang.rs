@@ -156,6 +156,7 @@ pub(crate) fn yinyang_groups<F: Float>(
     let mut converged = false;
     let mut n_iter = 0;
     let br = block_rows_for_sums(n, k);
+    let inertia = monitor.wants_inertia();
     for iter in 0..max_iter {
         n_iter = iter + 1;
         let (grouped, ranges, orig) = centers.grouped(&groups);
@@ -201,7 +202,7 @@ pub(crate) fn yinyang_groups<F: Float>(
                     );
                     s = e;
                 }
-                accumulate_block(x, weights, &centers, rows, lab, &mut p);
+                accumulate_block(x, weights, &centers, rows, lab, inertia, &mut p);
                 p
             },
             |p| total.add(&p),

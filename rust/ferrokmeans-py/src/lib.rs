@@ -122,6 +122,11 @@ impl core::Monitor for PyMonitor {
             KMeansError::Interrupted
         })
     }
+
+    /// Only a verbose fit prints the inertia of each iteration.
+    fn wants_inertia(&self) -> bool {
+        self.callback.is_some()
+    }
 }
 
 /// Runs `f` with the GIL released; turns its error into a Python exception
