@@ -679,18 +679,34 @@ fn finish_rows<F: Float, const MODE: u8>(
 }
 
 /// `Σ (x - c)²` of four pairs at once, each in feature order, unfused.
+/// Four features of the four pairs are loaded as four short vectors and
+/// transposed, so that each addition works on the four sums at once: the
+/// compiler would otherwise gather the four rows' values feature by
+/// feature (slower than four scalar chains).
 #[inline(always)]
 fn seq_dist4<F: Float>(xs: [&[F]; 4], cs: [&[F]; 4]) -> [F; 4] {
     let mut s = [F::zero(); 4];
-    let [x0, x1, x2, x3] = xs;
-    let [c0, c1, c2, c3] = cs;
-    let pairs = x0.iter().zip(c0).zip(x1.iter().zip(c1));
-    for (((a0, b0), (a1, b1)), ((a2, b2), (a3, b3))) in
-        pairs.zip(x2.iter().zip(c2).zip(x3.iter().zip(c3)))
-    {
-        let t = [*a0 - *b0, *a1 - *b1, *a2 - *b2, *a3 - *b3];
+    let d = xs[0].len();
+    let q = d / 4 * 4;
+    let xq = xs.map(|x| x[..q].as_chunks::<4>().0);
+    let cq = cs.map(|c| c[..q].as_chunks::<4>().0);
+    for b in 0..q / 4 {
+        // t[i][j]: feature 4b + j of pair i.
+        let t: [[F; 4]; 4] = std::array::from_fn(|i| {
+            let (x, c) = (xq[i][b], cq[i][b]);
+            std::array::from_fn(|j| x[j] - c[j])
+        });
+        for j in 0..4 {
+            let tj: [F; 4] = std::array::from_fn(|i| t[i][j]);
+            for i in 0..4 {
+                s[i] += tj[i] * tj[i];
+            }
+        }
+    }
+    for f in q..d {
         for i in 0..4 {
-            s[i] += t[i] * t[i];
+            let t = xs[i][f] - cs[i][f];
+            s[i] += t * t;
         }
     }
     s
