@@ -314,7 +314,8 @@ pub fn assign_pass<F: Float>(
                 // (0 · inf is NaN): checked once, after the pass.
                 let tw = weights.map(|w| &w[t..t + tl.len()]);
                 if dist == Dist::Unused {
-                    if !td.iter().all(|v| v.is_finite()) {
+                    // A fold rather than `all`: no early exit, so it vectorises.
+                    if !td.iter().fold(true, |ok, v| ok & v.is_finite()) {
                         p.inertia = f64::INFINITY;
                     }
                 } else {
