@@ -185,9 +185,7 @@ impl<F: Float> Centers<F> {
 
     /// `x - μ` into `out`, as the kernels centre a row.
     pub(crate) fn centre_row(&self, x: &[F], out: &mut [F]) {
-        for ((o, v), m) in out.iter_mut().zip(x).zip(&self.mu) {
-            *o = *v - *m;
-        }
+        centre_row(x, &self.mu, out, false);
     }
 
     /// Centre `j`.
@@ -754,13 +752,7 @@ fn rows_kernel<F: Float, const FMA: bool, const MODE: u8, const R: usize, const 
         for (rr, o) in xq.chunks_exact_mut(d).enumerate() {
             if rr < m {
                 let x = &tile[(r0 + rr) * d..(r0 + rr + 1) * d];
-                if MODE == LABELS {
-                    for ((o, v), m) in o.iter_mut().zip(x).zip(&c.mu) {
-                        *o = *v - *m;
-                    }
-                } else {
-                    xn[rr] = centre_row(x, &c.mu, o);
-                }
+                xn[rr] = centre_row(x, &c.mu, o, MODE != LABELS);
             } else {
                 o.fill(F::zero());
             }
@@ -780,14 +772,18 @@ fn rows_kernel<F: Float, const FMA: bool, const MODE: u8, const R: usize, const 
     }
 }
 
-/// Writes `x - μ` to `out` and returns `‖x - μ‖²`, summed in 16 lanes
-/// combined in a fixed order (a vector or two of additions, where a sum in
-/// feature order would be a chain of `d` dependent ones).
+/// Writes `x - μ` to `out` and returns `‖x - μ‖²` (0 without `norm`),
+/// summed in 16 lanes combined in a fixed order (a vector or two of
+/// additions, where a sum in feature order would be a chain of `d`
+/// dependent ones).
 #[inline(always)]
-fn centre_row<F: Float>(x: &[F], mu: &[F], out: &mut [F]) -> F {
+fn centre_row<F: Float>(x: &[F], mu: &[F], out: &mut [F], norm: bool) -> F {
     const L: usize = 16;
     for ((o, v), m) in out.iter_mut().zip(x).zip(mu) {
         *o = *v - *m;
+    }
+    if !norm {
+        return F::zero();
     }
     let mut acc = [F::zero(); L];
     let (oc, or) = out.as_chunks::<L>();
