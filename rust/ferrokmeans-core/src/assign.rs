@@ -146,34 +146,122 @@ pub(crate) fn weighted_sum<F: Float>(dists: &[F], w: Option<&[F]>) -> f64 {
     (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
 
-/// [`accumulate_any`] for `D` features.
+/// Copies of the sums kept by [`BlockSums`] for rows of at most
+/// [`LANE_MAX_D`] features.
+const LANES: usize = 4;
+const LANE_MAX_D: usize = 4;
+
+/// The weighted sums and weights per cluster of one block of rows, added
+/// tile by tile in row order. With at most [`LANE_MAX_D`] features, row `r`
+/// of the block goes to copy `r % LANES` of the accumulators, and the copies
+/// are added in a fixed order at the end: neighbouring rows often share
+/// their cluster (the pixels of an image), and with one copy each row's few
+/// additions would wait for the previous row's stores to the same sums.
+/// Wider rows have enough independent additions of their own: one copy.
+pub(crate) struct BlockSums {
+    k: usize,
+    d: usize,
+    lanes: usize,
+    seen: usize,
+    sums: Vec<f64>,
+    weights: Vec<f64>,
+}
+
+impl BlockSums {
+    pub(crate) fn new(k: usize, d: usize) -> Self {
+        let lanes = if d <= LANE_MAX_D { LANES } else { 1 };
+        BlockSums {
+            k,
+            d,
+            lanes,
+            seen: 0,
+            sums: vec![0.0; lanes * k * d],
+            weights: vec![0.0; lanes * k],
+        }
+    }
+
+    /// Adds the (weighted) rows of a dense tile, the block's next rows.
+    pub(crate) fn add_dense<F: Float>(&mut self, tile: &[F], labels: &[i32], w: Option<&[F]>) {
+        accumulate_dense(
+            tile,
+            self.d,
+            labels,
+            w,
+            self.seen % self.lanes,
+            &mut self.sums,
+            &mut self.weights,
+        );
+        self.seen += labels.len();
+    }
+
+    /// Puts the block's sums and weights into `p`: copy 0 + copy 1 added to
+    /// copy 2 + copy 3, element by element.
+    pub(crate) fn into_partial(self, p: &mut Partial) {
+        if self.lanes == 1 {
+            (p.sums, p.weights) = (self.sums, self.weights);
+            return;
+        }
+        debug_assert_eq!(self.lanes, 4);
+        let fold = |v: &[f64], out: &mut Vec<f64>| {
+            let m = v.len() / 4;
+            let (a, b, c, e) = (&v[..m], &v[m..2 * m], &v[2 * m..3 * m], &v[3 * m..]);
+            out.clear();
+            out.extend((0..m).map(|i| (a[i] + b[i]) + (c[i] + e[i])));
+        };
+        fold(&self.sums, &mut p.sums);
+        fold(&self.weights, &mut p.weights);
+        debug_assert_eq!(p.weights.len(), self.k);
+    }
+}
+
+/// [`accumulate_any`] for `D` features, with [`LANES`] copies of the sums
+/// (copy-major: copy `c` of cluster `j`'s sums at `(c·k + j)·D`); the tile's
+/// first row goes to copy `lane`.
 #[inline(always)]
 fn accumulate_fixed<F: Float, const D: usize>(
     tile: &[F],
     labels: &[i32],
     w: Option<&[F]>,
+    lane: usize,
     sums: &mut [f64],
     weights: &mut [f64],
 ) {
+    let k = weights.len() / LANES;
     let rows: &[[F; D]] = tile.as_chunks::<D>().0;
-    for (i, (row, &j)) in rows.iter().zip(labels).enumerate() {
-        let j = j as usize;
-        let s: &mut [f64; D] = (&mut sums[j * D..(j + 1) * D]).try_into().expect("D sums");
-        match w {
-            None => {
-                weights[j] += 1.0;
-                for f in 0..D {
-                    s[f] += row[f].as_f64();
-                }
-            }
-            Some(w) => {
-                let wi = w[i].as_f64();
-                weights[j] += wi;
-                for f in 0..D {
-                    s[f] += wi * row[f].as_f64();
-                }
+    let sums: &mut [[f64; D]] = sums.as_chunks_mut::<D>().0;
+    let add = |s: &mut [[f64; D]], wt: &mut [f64], at: usize, row: &[F; D], i: usize| match w {
+        None => {
+            wt[at] += 1.0;
+            for f in 0..D {
+                s[at][f] += row[f].as_f64();
             }
         }
+        Some(w) => {
+            let wi = w[i].as_f64();
+            wt[at] += wi;
+            for f in 0..D {
+                s[at][f] += wi * row[f].as_f64();
+            }
+        }
+    };
+    // Rows up to the next multiple of LANES one by one, then LANES rows at
+    // a time, row `q` of each group to copy `q` (the same copies).
+    let head = ((LANES - lane) % LANES).min(rows.len());
+    for i in 0..head {
+        let at = (lane + i) * k + labels[i] as usize;
+        add(sums, weights, at, &rows[i], i);
+    }
+    let (groups, rest) = rows[head..].as_chunks::<LANES>();
+    let (lgroups, lrest) = labels[head..rows.len()].as_chunks::<LANES>();
+    for (g, (group, lab)) in groups.iter().zip(lgroups).enumerate() {
+        for q in 0..LANES {
+            let at = q * k + lab[q] as usize;
+            add(sums, weights, at, &group[q], head + g * LANES + q);
+        }
+    }
+    let base = head + groups.len() * LANES;
+    for (q, (row, &j)) in rest.iter().zip(lrest).enumerate() {
+        add(sums, weights, q * k + j as usize, row, base + q);
     }
 }
 
@@ -181,11 +269,14 @@ fn accumulate_fixed<F: Float, const D: usize>(
 /// order (the same additions whatever the instruction set: compiled for the
 /// widest one available, where the conversions to f64 and the additions of
 /// a long row take a few vector instructions instead of many scalar ones).
-pub(crate) fn accumulate_dense<F: Float>(
+/// `sums` and `weights` hold the copies of [`BlockSums`]; `lane` is the copy
+/// of the tile's first row.
+fn accumulate_dense<F: Float>(
     tile: &[F],
     d: usize,
     labels: &[i32],
     w: Option<&[F]>,
+    lane: usize,
     sums: &mut [f64],
     weights: &mut [f64],
 ) {
@@ -198,10 +289,11 @@ pub(crate) fn accumulate_dense<F: Float>(
             d: usize,
             labels: &[i32],
             w: Option<&[F]>,
+            lane: usize,
             sums: &mut [f64],
             weights: &mut [f64],
         ) {
-            accumulate_any(tile, d, labels, w, sums, weights)
+            accumulate_any(tile, d, labels, w, lane, sums, weights)
         }
         #[target_feature(enable = "avx2,fma")]
         fn avx2<F: Float>(
@@ -209,20 +301,21 @@ pub(crate) fn accumulate_dense<F: Float>(
             d: usize,
             labels: &[i32],
             w: Option<&[F]>,
+            lane: usize,
             sums: &mut [f64],
             weights: &mut [f64],
         ) {
-            accumulate_any(tile, d, labels, w, sums, weights)
+            accumulate_any(tile, d, labels, w, lane, sums, weights)
         }
         match simd_level() {
             // SAFETY: simd_level() only reports features this CPU has.
-            SimdLevel::Avx512 => return unsafe { avx512(tile, d, labels, w, sums, weights) },
+            SimdLevel::Avx512 => return unsafe { avx512(tile, d, labels, w, lane, sums, weights) },
             // SAFETY: as above.
-            SimdLevel::Avx2 => return unsafe { avx2(tile, d, labels, w, sums, weights) },
+            SimdLevel::Avx2 => return unsafe { avx2(tile, d, labels, w, lane, sums, weights) },
             SimdLevel::Portable => {}
         }
     }
-    accumulate_any(tile, d, labels, w, sums, weights)
+    accumulate_any(tile, d, labels, w, lane, sums, weights)
 }
 
 /// [`accumulate_dense`] for the instruction set of its caller. Rust never
@@ -234,14 +327,15 @@ fn accumulate_any<F: Float>(
     d: usize,
     labels: &[i32],
     w: Option<&[F]>,
+    lane: usize,
     sums: &mut [f64],
     weights: &mut [f64],
 ) {
     match d {
-        1 => accumulate_fixed::<F, 1>(tile, labels, w, sums, weights),
-        2 => accumulate_fixed::<F, 2>(tile, labels, w, sums, weights),
-        3 => accumulate_fixed::<F, 3>(tile, labels, w, sums, weights),
-        4 => accumulate_fixed::<F, 4>(tile, labels, w, sums, weights),
+        1 => accumulate_fixed::<F, 1>(tile, labels, w, lane, sums, weights),
+        2 => accumulate_fixed::<F, 2>(tile, labels, w, lane, sums, weights),
+        3 => accumulate_fixed::<F, 3>(tile, labels, w, lane, sums, weights),
+        4 => accumulate_fixed::<F, 4>(tile, labels, w, lane, sums, weights),
         _ => match w {
             None => {
                 for (row, &j) in tile.chunks_exact(d).zip(labels) {
@@ -304,7 +398,11 @@ pub fn assign_pass<F: Float>(
         (labels, 1),
         (&mut [] as &mut [u8], 0),
         |_, rows, lab, _| {
-            let mut p = Partial::zero(k, d, with_sums);
+            // Dense sums go through the block's accumulators, sparse ones
+            // straight into the partial.
+            let csr = matches!(x, Data::Csr(_));
+            let mut p = Partial::zero(k, d, with_sums && csr);
+            let mut acc = (with_sums && !csr).then(|| BlockSums::new(k, d));
             let first = rows.start;
             scan_block(x, centers, rows, dist, |t, tl: &[i32], td: &[F], tile| {
                 let old = &mut lab[t - first..t - first + tl.len()];
@@ -324,11 +422,9 @@ pub fn assign_pass<F: Float>(
                 if !with_sums {
                     return;
                 }
-                match (tile, x) {
-                    (Some(tile), _) => {
-                        accumulate_dense(tile, d, tl, tw, &mut p.sums, &mut p.weights)
-                    }
-                    (None, Data::Csr(c)) => {
+                match (tile, x, &mut acc) {
+                    (Some(tile), _, Some(acc)) => acc.add_dense(tile, tl, tw),
+                    (None, Data::Csr(c), _) => {
                         for (r, &j) in tl.iter().enumerate() {
                             let j = j as usize;
                             let wi = weight_of(weights, t + r);
@@ -339,11 +435,12 @@ pub fn assign_pass<F: Float>(
                             }
                         }
                     }
-                    (None, Data::Dense(_)) => {
-                        unreachable!("dense tiles always come with their rows")
-                    }
+                    _ => unreachable!("dense tiles come with their rows and accumulators"),
                 }
             });
+            if let Some(acc) = acc {
+                acc.into_partial(&mut p);
+            }
             p
         },
         |p| total.add(&p),
@@ -504,4 +601,82 @@ pub fn farthest_rows<F: Float>(
         },
     );
     best.into_iter().map(|(_, i)| i).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The order [`BlockSums`] documents, written out plainly: row `r` of
+    /// the block into copy `r % 4` (one copy for more than four features),
+    /// copies added as (0 + 1) + (2 + 3).
+    fn reference(
+        rows: &[f32],
+        d: usize,
+        labels: &[i32],
+        w: Option<&[f32]>,
+        k: usize,
+    ) -> (Vec<f64>, Vec<f64>) {
+        let lanes = if d <= LANE_MAX_D { LANES } else { 1 };
+        let (mut s, mut c) = (vec![vec![0f64; k * d]; lanes], vec![vec![0f64; k]; lanes]);
+        for (r, (row, &j)) in rows.chunks_exact(d).zip(labels).enumerate() {
+            let (l, j) = (r % lanes, j as usize);
+            let wi = w.map_or(1.0, |w| w[r] as f64);
+            c[l][j] += wi;
+            for f in 0..d {
+                let v = row[f] as f64;
+                s[l][j * d + f] += if w.is_some() { wi * v } else { v };
+            }
+        }
+        let fold = |v: &[Vec<f64>]| -> Vec<f64> {
+            if v.len() == 1 {
+                return v[0].clone();
+            }
+            (0..v[0].len())
+                .map(|i| (v[0][i] + v[1][i]) + (v[2][i] + v[3][i]))
+                .collect()
+        };
+        (fold(&s), fold(&c))
+    }
+
+    #[test]
+    fn block_sums_add_rows_in_the_documented_order() {
+        let (n, k) = (1000, 7);
+        for d in [1, 2, 3, 4, 5, 9] {
+            // Long runs of one label (as in images) and values whose sums
+            // round, so that another order would give other bits.
+            let rows: Vec<f32> = (0..n * d)
+                .map(|i| 1.0 + ((i * 7919) % 1013) as f32 / 3.0e3)
+                .collect();
+            let labels: Vec<i32> = (0..n).map(|r| ((r / 13 + r % 3) % k) as i32).collect();
+            let w: Vec<f32> = (0..n).map(|r| 0.1 + (r % 17) as f32 / 7.0).collect();
+            for weights in [None, Some(&w[..])] {
+                // Tiles of uneven sizes, so that tiles start on every copy.
+                for tile in [n, 256, 97, 5, 1] {
+                    let mut acc = BlockSums::new(k, d);
+                    let mut t = 0;
+                    while t < n {
+                        let te = (t + tile).min(n);
+                        acc.add_dense(
+                            &rows[t * d..te * d],
+                            &labels[t..te],
+                            weights.map(|w| &w[t..te]),
+                        );
+                        t = te;
+                    }
+                    let mut p = Partial::zero(k, d, true);
+                    acc.into_partial(&mut p);
+                    let (s, c) = reference(&rows, d, &labels, weights, k);
+                    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(
+                        bits(&p.sums),
+                        bits(&s),
+                        "d={d} tile={tile} w={}",
+                        weights.is_some()
+                    );
+                    assert_eq!(bits(&p.weights), bits(&c), "d={d} tile={tile}");
+                }
+            }
+        }
+    }
 }

@@ -25,7 +25,7 @@
 use ndarray::ArrayView2;
 use rayon::ThreadPool;
 
-use crate::assign::{accumulate_dense, weighted_sum, Centers, Partial, TILE};
+use crate::assign::{weighted_sum, BlockSums, Centers, Partial, TILE};
 use crate::data::{dense_tile, Data};
 use crate::error::Result;
 use crate::float::Float;
@@ -334,6 +334,7 @@ pub(crate) fn accumulate_block<F: Float>(
     p: &mut Partial,
 ) {
     let d = centers.d;
+    let mut acc = BlockSums::new(centers.k, d);
     let mut buf = Vec::new();
     let mut dists = [F::zero(); TILE];
     let mut t = rows.start;
@@ -348,7 +349,8 @@ pub(crate) fn accumulate_block<F: Float>(
             }
             p.inertia += weighted_sum(&dists[..te - t], tw);
         }
-        accumulate_dense(tile, d, tl, tw, &mut p.sums, &mut p.weights);
+        acc.add_dense(tile, tl, tw);
         t = te;
     }
+    acc.into_partial(p);
 }
