@@ -9,7 +9,9 @@ use crate::data::{dense_tile, Data};
 use crate::error::{KMeansError, Result};
 use crate::float::Float;
 pub use crate::kernel::Centers;
-use crate::kernel::{nearest_csr, nearest_dense, nearest_dense_labels, sq_dist, sq_dist_sparse};
+use crate::kernel::{
+    nearest_csr, nearest_dense, nearest_dense_labels, sq_dist, sq_dist_sparse, take_labels,
+};
 use crate::par::{block_rows, block_rows_for_sums, map_blocks, map_blocks_of};
 
 /// Rows handled by one call of the distance kernel: small enough for the
@@ -151,6 +153,13 @@ pub(crate) fn weighted_sum<F: Float>(dists: &[F], w: Option<&[F]>) -> f64 {
 const LANES: usize = 4;
 const LANE_MAX_D: usize = 4;
 
+/// Width of one cluster's cell of accumulators for `d ≤ LANE_MAX_D`
+/// features: its `d` sums, its weight, zeros up to a power of two (so that
+/// a row is added to its cell by one vector addition).
+const fn cell_width(d: usize) -> usize {
+    (d + 1).next_power_of_two()
+}
+
 /// The weighted sums and weights per cluster of one block of rows, added
 /// tile by tile in row order. With at most [`LANE_MAX_D`] features, row `r`
 /// of the block goes to copy `r % LANES` of the accumulators, and the copies
@@ -163,20 +172,30 @@ pub(crate) struct BlockSums {
     d: usize,
     lanes: usize,
     seen: usize,
+    /// `d ≤ LANE_MAX_D`: the cells, copy-major (copy `c` of cluster `j`'s
+    /// cell at `(c·k + j)·cell_width(d)`); otherwise the sums, `k × d`.
     sums: Vec<f64>,
+    /// Otherwise the weights (empty for `d ≤ LANE_MAX_D`).
     weights: Vec<f64>,
 }
 
 impl BlockSums {
     pub(crate) fn new(k: usize, d: usize) -> Self {
-        let lanes = if d <= LANE_MAX_D { LANES } else { 1 };
+        let small = d <= LANE_MAX_D;
         BlockSums {
             k,
             d,
-            lanes,
+            lanes: if small { LANES } else { 1 },
             seen: 0,
-            sums: vec![0.0; lanes * k * d],
-            weights: vec![0.0; lanes * k],
+            sums: vec![
+                0.0;
+                if small {
+                    LANES * k * cell_width(d)
+                } else {
+                    k * d
+                }
+            ],
+            weights: vec![0.0; if small { 0 } else { k }],
         }
     }
 
@@ -201,67 +220,71 @@ impl BlockSums {
             (p.sums, p.weights) = (self.sums, self.weights);
             return;
         }
-        debug_assert_eq!(self.lanes, 4);
-        let fold = |v: &[f64], out: &mut Vec<f64>| {
-            let m = v.len() / 4;
-            let (a, b, c, e) = (&v[..m], &v[m..2 * m], &v[2 * m..3 * m], &v[3 * m..]);
-            out.clear();
-            out.extend((0..m).map(|i| (a[i] + b[i]) + (c[i] + e[i])));
-        };
-        fold(&self.sums, &mut p.sums);
-        fold(&self.weights, &mut p.weights);
-        debug_assert_eq!(p.weights.len(), self.k);
+        let (k, d, cw) = (self.k, self.d, cell_width(self.d));
+        let copy = |c: usize| &self.sums[c * k * cw..(c + 1) * k * cw];
+        let (a, b, c, e) = (copy(0), copy(1), copy(2), copy(3));
+        let at = |i: usize| (a[i] + b[i]) + (c[i] + e[i]);
+        p.sums.clear();
+        p.sums.extend((0..k * d).map(|i| at(i / d * cw + i % d)));
+        p.weights.clear();
+        p.weights.extend((0..k).map(|j| at(j * cw + d)));
     }
 }
 
-/// [`accumulate_any`] for `D` features, with [`LANES`] copies of the sums
-/// (copy-major: copy `c` of cluster `j`'s sums at `(c·k + j)·D`); the tile's
-/// first row goes to copy `lane`.
+/// [`accumulate_any`] for `D` features into the cells of [`BlockSums`]
+/// (`W = cell_width(D)`); the tile's first row goes to copy `lane`.
 #[inline(always)]
-fn accumulate_fixed<F: Float, const D: usize>(
+fn accumulate_fixed<F: Float, const D: usize, const W: usize>(
     tile: &[F],
     labels: &[i32],
     w: Option<&[F]>,
     lane: usize,
-    sums: &mut [f64],
-    weights: &mut [f64],
+    cells: &mut [f64],
 ) {
-    let k = weights.len() / LANES;
+    let k = cells.len() / (LANES * W);
     let rows: &[[F; D]] = tile.as_chunks::<D>().0;
-    let sums: &mut [[f64; D]] = sums.as_chunks_mut::<D>().0;
-    let add = |s: &mut [[f64; D]], wt: &mut [f64], at: usize, row: &[F; D], i: usize| match w {
-        None => {
-            wt[at] += 1.0;
-            for f in 0..D {
-                s[at][f] += row[f].as_f64();
+    let cells: &mut [[f64; W]] = cells.as_chunks_mut::<W>().0;
+    // The row in f64 (times its weight), then its weight: the additions
+    // of one scalar loop, done as one vector addition.
+    let add = |cells: &mut [[f64; W]], at: usize, row: &[F; D], i: usize| {
+        let mut v = [0f64; W];
+        match w {
+            None => {
+                for f in 0..D {
+                    v[f] = row[f].as_f64();
+                }
+                v[D] = 1.0;
+            }
+            Some(w) => {
+                let wi = w[i].as_f64();
+                for f in 0..D {
+                    v[f] = wi * row[f].as_f64();
+                }
+                v[D] = wi;
             }
         }
-        Some(w) => {
-            let wi = w[i].as_f64();
-            wt[at] += wi;
-            for f in 0..D {
-                s[at][f] += wi * row[f].as_f64();
-            }
+        let cell = &mut cells[at];
+        for f in 0..W {
+            cell[f] += v[f];
         }
     };
     // Rows up to the next multiple of LANES one by one, then LANES rows at
     // a time, row `q` of each group to copy `q` (the same copies).
     let head = ((LANES - lane) % LANES).min(rows.len());
     for i in 0..head {
-        let at = (lane + i) * k + labels[i] as usize;
-        add(sums, weights, at, &rows[i], i);
+        add(cells, (lane + i) * k + labels[i] as usize, &rows[i], i);
     }
     let (groups, rest) = rows[head..].as_chunks::<LANES>();
     let (lgroups, lrest) = labels[head..rows.len()].as_chunks::<LANES>();
     for (g, (group, lab)) in groups.iter().zip(lgroups).enumerate() {
         for q in 0..LANES {
             let at = q * k + lab[q] as usize;
-            add(sums, weights, at, &group[q], head + g * LANES + q);
+            add(cells, at, &group[q], head + g * LANES + q);
         }
     }
     let base = head + groups.len() * LANES;
     for (q, (row, &j)) in rest.iter().zip(lrest).enumerate() {
-        add(sums, weights, q * k + j as usize, row, base + q);
+        add(cells, q * k + j as usize, row, base + q);
     }
 }
 
@@ -269,8 +292,8 @@ fn accumulate_fixed<F: Float, const D: usize>(
 /// order (the same additions whatever the instruction set: compiled for the
 /// widest one available, where the conversions to f64 and the additions of
 /// a long row take a few vector instructions instead of many scalar ones).
-/// `sums` and `weights` hold the copies of [`BlockSums`]; `lane` is the copy
-/// of the tile's first row.
+/// `sums` and `weights` are those of [`BlockSums`]; `lane` is the copy of
+/// the tile's first row.
 fn accumulate_dense<F: Float>(
     tile: &[F],
     d: usize,
@@ -332,10 +355,10 @@ fn accumulate_any<F: Float>(
     weights: &mut [f64],
 ) {
     match d {
-        1 => accumulate_fixed::<F, 1>(tile, labels, w, lane, sums, weights),
-        2 => accumulate_fixed::<F, 2>(tile, labels, w, lane, sums, weights),
-        3 => accumulate_fixed::<F, 3>(tile, labels, w, lane, sums, weights),
-        4 => accumulate_fixed::<F, 4>(tile, labels, w, lane, sums, weights),
+        1 => accumulate_fixed::<F, 1, { cell_width(1) }>(tile, labels, w, lane, sums),
+        2 => accumulate_fixed::<F, 2, { cell_width(2) }>(tile, labels, w, lane, sums),
+        3 => accumulate_fixed::<F, 3, { cell_width(3) }>(tile, labels, w, lane, sums),
+        4 => accumulate_fixed::<F, 4, { cell_width(4) }>(tile, labels, w, lane, sums),
         _ => match w {
             None => {
                 for (row, &j) in tile.chunks_exact(d).zip(labels) {
@@ -406,14 +429,15 @@ pub fn assign_pass<F: Float>(
             let first = rows.start;
             scan_block(x, centers, rows, dist, |t, tl: &[i32], td: &[F], tile| {
                 let old = &mut lab[t - first..t - first + tl.len()];
-                p.changed += old.iter().zip(tl).filter(|(a, b)| a != b).count();
-                old.copy_from_slice(tl);
                 // A non-finite distance makes the inertia non-finite
                 // (0 · inf is NaN): checked once, after the pass.
+                let unused = dist == Dist::Unused;
+                let mut finite = true;
+                let td_check = if unused { td } else { &[] };
+                take_labels(old, tl, td_check, &mut p.changed, &mut finite);
                 let tw = weights.map(|w| &w[t..t + tl.len()]);
-                if dist == Dist::Unused {
-                    // A fold rather than `all`: no early exit, so it vectorises.
-                    if !td.iter().fold(true, |ok, v| ok & v.is_finite()) {
+                if unused {
+                    if !finite {
                         p.inertia = f64::INFINITY;
                     }
                 } else {

@@ -457,13 +457,27 @@ fn lanes_group<F: Float, const D: usize, const FMA: bool, const MODE: u8>(
             dist[h * HALF + l] = report::<F, MODE>(best[h][l], xn[h][l]);
         }
     }
-    let n = out.labels.len();
-    out.labels.copy_from_slice(&lab[..n]);
-    out.dists.copy_from_slice(&dist[..n]);
+    put(out.labels, &lab);
+    put(out.dists, &dist);
     if bounds {
-        let (s, x) = ([second0, second1].concat(), xn.concat());
-        out.second.copy_from_slice(&s[..n]);
-        out.xn.copy_from_slice(&x[..n]);
+        let (mut s, mut x) = ([F::zero(); LANES], [F::zero(); LANES]);
+        for l in 0..HALF {
+            (s[l], s[HALF + l]) = (second0[l], second1[l]);
+            (x[l], x[HALF + l]) = (xn[0][l], xn[1][l]);
+        }
+        put(out.second, &s);
+        put(out.xn, &x);
+    }
+}
+
+/// The first `out.len()` values of `v` into `out`: a fixed-size copy when
+/// `out` takes all of them (a call of `memmove` otherwise, too dear for one
+/// group of rows).
+#[inline(always)]
+fn put<T: Copy, const N: usize>(out: &mut [T], v: &[T; N]) {
+    match <&mut [T; N]>::try_from(&mut *out) {
+        Ok(all) => *all = *v,
+        Err(_) => out.copy_from_slice(&v[..out.len()]),
     }
 }
 
@@ -1114,6 +1128,34 @@ fn nearest_few<F: Float, const MODE: u8>(tile: &[F], c: &Centers<F>, out: &mut O
         }
     }
     nearest_rows::<F, false, MODE, 4>(tile, c, out)
+}
+
+dispatch_fn!(
+    /// Copies a tile's new labels over its old ones, adding how many changed
+    /// to `changed`, and clears `finite` if any of `dists` is NaN or
+    /// infinite: the bookkeeping of a pass after the kernel, compiled for the
+    /// best instruction set available.
+    pub(crate) fn take_labels(
+        old: &mut [i32],
+        new: &[i32],
+        dists: &[F],
+        changed: &mut usize,
+        finite: &mut bool,
+    ) => take_labels_any
+);
+
+#[inline(always)]
+fn take_labels_any<F: Float, const FMA: bool>(
+    old: &mut [i32],
+    new: &[i32],
+    dists: &[F],
+    changed: &mut usize,
+    finite: &mut bool,
+) {
+    *changed += old.iter().zip(new).filter(|(a, b)| a != b).count();
+    old.copy_from_slice(new);
+    // A fold rather than `all`: no early exit, so it vectorises.
+    *finite &= dists.iter().fold(true, |ok, v| ok & v.is_finite());
 }
 
 dispatch_fn!(
