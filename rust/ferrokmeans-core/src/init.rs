@@ -9,7 +9,7 @@ use crate::data::{dense_tile, CsrView, Data};
 use crate::error::{KMeansError, Result};
 use crate::float::Float;
 use crate::kernel::{sq_dist, sq_dist_sparse};
-use crate::kpp_kernel::{evaluate_tile, flags_rows, Candidates, Near, Out};
+use crate::kpp_kernel::{evaluate_tile, flags_rows, padded_norms, Candidates, Near, Out, Screen};
 use crate::monitor::{Event, Monitor};
 use crate::par::{block_rows, map_blocks};
 use crate::rng::Rng;
@@ -132,6 +132,7 @@ pub fn kmeans_plusplus<F: Float>(
     let short = matches!(x, Data::Dense(_)) && flags_rows(x.n_features());
     let fb = trials.div_ceil(8);
     let mut flags = vec![0u8; if short { n * fb } else { 0 }];
+    let copies = screen_copies(pool, x);
     for c in 1..k {
         monitor.event(&Event::InitProgress { chosen: c })?;
         let mass = |i: usize| w(i) * closest[i].as_f64();
@@ -149,7 +150,7 @@ pub fn kmeans_plusplus<F: Float>(
             cand_idx.push(i.ok_or(KMeansError::ZeroWeight)?);
         }
         let cand = gather_rows(x, &cand_idx);
-        let (pots, near) = evaluate(pool, x, weights, &cand, &closest, &mut flags);
+        let (pots, near) = evaluate(pool, x, weights, &cand, &closest, &mut flags, &copies);
         let best = (0..trials).fold(0, |b, t| if pots[t] < pots[b] { t } else { b });
         let winner = gather_rows(x, &[cand_idx[best]]);
         let pending = if flags.is_empty() {
@@ -162,6 +163,42 @@ pub fn kmeans_plusplus<F: Float>(
     }
     monitor.event(&Event::InitProgress { chosen: k })?;
     Ok((gather_rows(x, &chosen), chosen))
+}
+
+/// Float32 copies of float64 dense rows of more than 8 features, row-major,
+/// and `‖x‖` of each row: with them the candidates' distances are screened
+/// in float32 (see `evaluate_screened`), which reads half the bytes at
+/// every step — the cost of k-means++ on such rows, which do not stay in
+/// cache. Costs half of `x`'s size while k-means++ runs. `None` otherwise.
+type Copies = Option<(Vec<f32>, Vec<f64>)>;
+
+fn screen_copies<F: Float>(pool: &ThreadPool, x: &Data<'_, F>) -> Copies {
+    let Data::Dense(v) = x else { return None };
+    let (n, d) = v.dim();
+    if std::mem::size_of::<F>() != 8 || flags_rows(d) || n == 0 {
+        return None;
+    }
+    let mut rows = vec![0f32; n * d];
+    let mut norms = vec![0f64; n];
+    map_blocks(
+        pool,
+        n,
+        (&mut rows, d),
+        (&mut norms, 1),
+        |_, range, out, nrm| {
+            for ((i, o), nv) in range.zip(out.chunks_exact_mut(d)).zip(nrm.iter_mut()) {
+                let mut s = 0f64;
+                for (o, x) in o.iter_mut().zip(v.row(i).iter()) {
+                    let x = x.as_f64();
+                    *o = x as f32;
+                    s += x * x;
+                }
+                *nv = s.sqrt();
+            }
+        },
+        |()| {},
+    );
+    Some((rows, norms))
 }
 
 /// `‖x_i - c_j‖²` for a sparse row; `+inf` if the row holds NaN or infinity.
@@ -188,6 +225,7 @@ fn evaluate<F: Float>(
     cand: &Centers<F>,
     closest: &[F],
     flags: &mut [u8],
+    copies: &Copies,
 ) -> (Vec<f64>, Vec<Vec<Near<F>>>) {
     let (n, trials) = (x.n_rows(), cand.k);
     let fb = if flags.is_empty() {
@@ -207,6 +245,10 @@ fn evaluate<F: Float>(
     match x {
         Data::Dense(v) => {
             let prepared = Candidates::new(&cand.data, trials, cand.d);
+            let d = cand.d;
+            let cand32: Vec<f32> = cand.data.iter().map(|v| v.as_f64() as f32).collect();
+            let cand32 = Candidates::new(&cand32, trials, d);
+            let cand_norms = padded_norms(&cand.data, d);
             map_blocks(
                 pool,
                 n,
@@ -227,12 +269,19 @@ fn evaluate<F: Float>(
                             first: t - rows.start,
                             scratch: &mut scratch,
                         };
+                        let screen = copies.as_ref().map(|(rows32, norms)| Screen {
+                            rows: &rows32[t * d..te * d],
+                            norms: &norms[t..te],
+                            cand: &cand32,
+                            cand_norms: &cand_norms,
+                        });
                         evaluate_tile(
                             tile,
                             &closest[t..te],
                             weights.map(|w| &w[t..te]),
                             &prepared,
                             &mut out,
+                            screen.as_ref(),
                         );
                         t = te;
                     }

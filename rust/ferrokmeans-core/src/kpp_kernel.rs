@@ -182,13 +182,15 @@ pub(crate) fn flags_rows(d: usize) -> bool {
 }
 
 /// Evaluates the candidates on the rows of `tile` (row-major,
-/// `closest.len()` rows); see [`Out`].
+/// `closest.len()` rows); see [`Out`]. With a [`Screen`] (more than 8
+/// features only), by [`evaluate_screened`]: the same results.
 pub(crate) fn evaluate_tile<F: Float>(
     tile: &[F],
     closest: &[F],
     weights: Option<&[F]>,
     c: &Candidates<F>,
     out: &mut Out<'_, F>,
+    screen: Option<&Screen<'_>>,
 ) {
     match c.d {
         1 => run_lanes::<F, 1>(tile, closest, weights, c, out),
@@ -199,22 +201,26 @@ pub(crate) fn evaluate_tile<F: Float>(
         6 => run_lanes::<F, 6>(tile, closest, weights, c, out),
         7 => run_lanes::<F, 7>(tile, closest, weights, c, out),
         8 => run_lanes::<F, 8>(tile, closest, weights, c, out),
-        _ => run_blocked::<F>(tile, closest, weights, c, out),
+        _ => match screen {
+            Some(screen) => run_screened::<F>(tile, closest, weights, c, out, screen),
+            None => run_blocked::<F>(tile, closest, weights, c, out),
+        },
     }
 }
 
-/// Defines `$name<F, …>` running `$kernel` compiled for the best
-/// instruction set available (each kernel in a function of its own, so that
-/// registers are allocated for it alone), with fused multiply-adds only
-/// where the CPU has them.
+/// Defines `$name<F, …>(tile, closest, weights, c, out, extra…)` running
+/// `$kernel` compiled for the best instruction set available (each kernel
+/// in a function of its own, so that registers are allocated for it
+/// alone), with fused multiply-adds only where the CPU has them.
 macro_rules! dispatch {
-    ($name:ident [$($cg:ident),*] => $kernel:ident) => {
+    ($name:ident [$($cg:ident),*] ($($arg:ident: $ty:ty),*) => $kernel:ident) => {
         fn $name<F: Float, $(const $cg: usize,)*>(
             tile: &[F],
             closest: &[F],
             weights: Option<&[F]>,
             c: &Candidates<F>,
             out: &mut Out<'_, F>,
+            $($arg: $ty,)*
         ) {
             #[cfg(target_arch = "x86_64")]
             {
@@ -225,8 +231,9 @@ macro_rules! dispatch {
                     weights: Option<&[F]>,
                     c: &Candidates<F>,
                     out: &mut Out<'_, F>,
+                    $($arg: $ty,)*
                 ) {
-                    $kernel::<F, true, $($cg,)*>(tile, closest, weights, c, out)
+                    $kernel::<F, true, $($cg,)*>(tile, closest, weights, c, out, $($arg,)*)
                 }
                 #[target_feature(enable = "avx2,fma")]
                 fn avx2<F: Float, $(const $cg: usize,)*>(
@@ -235,28 +242,34 @@ macro_rules! dispatch {
                     weights: Option<&[F]>,
                     c: &Candidates<F>,
                     out: &mut Out<'_, F>,
+                    $($arg: $ty,)*
                 ) {
-                    $kernel::<F, true, $($cg,)*>(tile, closest, weights, c, out)
+                    $kernel::<F, true, $($cg,)*>(tile, closest, weights, c, out, $($arg,)*)
                 }
                 match simd_level() {
                     // SAFETY: simd_level() only reports features this CPU has.
                     SimdLevel::Avx512 => {
-                        return unsafe { avx512::<F, $($cg,)*>(tile, closest, weights, c, out) }
+                        return unsafe {
+                            avx512::<F, $($cg,)*>(tile, closest, weights, c, out, $($arg,)*)
+                        }
                     }
                     // SAFETY: as above.
                     SimdLevel::Avx2 => {
-                        return unsafe { avx2::<F, $($cg,)*>(tile, closest, weights, c, out) }
+                        return unsafe {
+                            avx2::<F, $($cg,)*>(tile, closest, weights, c, out, $($arg,)*)
+                        }
                     }
                     SimdLevel::Portable => {}
                 }
             }
-            $kernel::<F, false, $($cg,)*>(tile, closest, weights, c, out)
+            $kernel::<F, false, $($cg,)*>(tile, closest, weights, c, out, $($arg,)*)
         }
     };
 }
 
-dispatch!(run_lanes [D] => evaluate_lanes);
-dispatch!(run_blocked [] => evaluate_blocked);
+dispatch!(run_lanes [D] () => evaluate_lanes);
+dispatch!(run_blocked [] () => evaluate_blocked);
+dispatch!(run_screened [] (screen: &Screen<'_>) => evaluate_screened);
 
 /// The small-`d` kernel: [`RL`] rows in the lanes, `D` features. Rows are
 /// short here, so instead of listing pairs it flags them: bit `t % 8` of
@@ -391,6 +404,99 @@ fn distances_copied<F: Float, const FMA: bool>(
     acc
 }
 
+/// Group `g` (`live` rows) of a row-major tile of `d` features, made ready
+/// for [`block_distances`]: the rows after it are fetched ahead, and the
+/// group is copied to `gm` (chunk `ch` of row `r` at `gm[ch][r]`, padded
+/// with zeros) unless it is read in place. Returns whether it is, and the
+/// in-place rows (whole chunks).
+#[inline(always)]
+fn prepare_group<'t, S: Float>(
+    tile: &'t [S],
+    (d, dp): (usize, usize),
+    g: usize,
+    live: usize,
+    gm: &mut [[[S; CHUNK]; ROWS]],
+) -> (bool, [&'t [[S; CHUNK]]; ROWS]) {
+    // Rows are read once per step, so fetch them ahead of the arithmetic,
+    // at least 4 KiB and two groups ahead (some 15% faster on 100,000 × 64
+    // float32 rows, which do not stay in cache).
+    let group_bytes = ROWS * d * std::mem::size_of::<S>();
+    let ahead = (4096 / std::mem::size_of::<S>()).max(2 * ROWS * d);
+    let base = tile.as_ptr().wrapping_add(g * ROWS * d + ahead);
+    for line in (0..group_bytes).step_by(64) {
+        prefetch(base.cast::<u8>().wrapping_add(line));
+    }
+    // Whole groups of rows with whole chunks are read in place; others
+    // are first copied. Either way each distance sums the same squares in
+    // the same order.
+    let in_place = live == ROWS && d == dp;
+    if !in_place {
+        for r in 0..ROWS {
+            if r < live {
+                let x = &tile[(g * ROWS + r) * d..(g * ROWS + r + 1) * d];
+                let (xc, xr) = x.as_chunks::<CHUNK>();
+                for (o, v) in gm.iter_mut().zip(xc) {
+                    o[r] = *v;
+                }
+                if let Some(o) = gm.get_mut(xc.len()) {
+                    o[r] = [S::zero(); CHUNK];
+                    o[r][..xr.len()].copy_from_slice(xr);
+                }
+            } else {
+                for o in gm.iter_mut() {
+                    o[r] = [S::zero(); CHUNK];
+                }
+            }
+        }
+    }
+    let rows = std::array::from_fn(|r| {
+        let start = (g * ROWS + r) * d;
+        let x = tile.get(start..start + d).unwrap_or(&[]);
+        x.as_chunks::<CHUNK>().0
+    });
+    (in_place, rows)
+}
+
+/// `Σ (c - x)²` for the rows of a group from [`prepare_group`] and the
+/// [`LANES`] candidates of block `b` of `c`.
+#[inline(always)]
+fn block_distances<S: Float, const FMA: bool>(
+    (in_place, rows): (bool, [&[[S; CHUNK]]; ROWS]),
+    gm: &[[[S; CHUNK]; ROWS]],
+    c: &Candidates<S>,
+    b: usize,
+) -> [[S; LANES]; ROWS] {
+    let dp = c.dp;
+    let (pb, _) = c.packed[b * dp..(b + 1) * dp].as_chunks::<CHUNK>();
+    if in_place {
+        distances_in_place::<S, FMA>(rows, pb)
+    } else {
+        distances_copied::<S, FMA>(gm, pb)
+    }
+}
+
+/// The scratch buffer of a group as chunks of rows (`dp` features each).
+fn group_buffer<S: Float>(scratch: &mut Vec<S>, dp: usize) -> &mut [[[S; CHUNK]; ROWS]] {
+    scratch.resize(dp * ROWS, S::zero());
+    let (gv, _) = scratch.as_chunks_mut::<CHUNK>();
+    gv.as_chunks_mut::<ROWS>().0
+}
+
+/// The blocked kernel's threshold for a row at `closest`: whether every
+/// candidate may bring it nearer (`closest` near overflow, where a distance
+/// proves nothing), and below what distance a candidate may — unless the
+/// distance clears `closest` by more than the rounding of either order of
+/// summing the same squares. A row at 0 can come no nearer.
+#[inline(always)]
+fn near_bound<F: Float>(cl: F, c: &Candidates<F>) -> (bool, F) {
+    if cl > F::zero() {
+        let huge = F::max_value() / F::from_f64(4.0);
+        (cl >= huge, cl * (F::one() + c.kappa_sum) + c.floor)
+    } else {
+        (false, F::zero())
+    }
+}
+
 /// The blocked kernel for more than 8 features: [`LANES`] candidates in
 /// the lanes, [`ROWS`] rows at a time.
 #[inline(always)]
@@ -403,65 +509,17 @@ fn evaluate_blocked<F: Float, const FMA: bool>(
 ) {
     let (d, dp, m, t_n) = (c.d, c.dp, closest.len(), c.t);
     debug_assert_eq!(tile.len(), m * d);
-    let group = &mut *out.scratch;
-    group.resize(dp * ROWS, F::zero());
-    let (gv, _) = group.as_chunks_mut::<CHUNK>();
-    let (gm, _) = gv.as_chunks_mut::<ROWS>();
-    // Rows are read once per step, so fetch them ahead of the arithmetic,
-    // at least 4 KiB and two groups ahead (some 15% faster on 100,000 × 64
-    // float32 rows, which do not stay in cache).
-    let group_bytes = ROWS * d * std::mem::size_of::<F>();
-    let ahead = (4096 / std::mem::size_of::<F>()).max(2 * ROWS * d);
-    let one_plus = F::one() + c.kappa_sum;
-    let huge = F::max_value() / F::from_f64(4.0);
+    let mut scratch = std::mem::take(out.scratch);
+    let gm = group_buffer(&mut scratch, dp);
     for g in 0..m.div_ceil(ROWS) {
         let live = ROWS.min(m - g * ROWS);
-        let base = tile.as_ptr().wrapping_add(g * ROWS * d + ahead);
-        for line in (0..group_bytes).step_by(64) {
-            prefetch(base.cast::<u8>().wrapping_add(line));
-        }
-        // Whole groups of rows with whole chunks are read in place; others
-        // are first copied, chunk by chunk and padded with zeros, to a
-        // buffer where chunk `ch` of row `r` sits at `[ch][r]`. Either way
-        // each distance sums the same squares in the same order.
-        let in_place = live == ROWS && d == dp;
-        if !in_place {
-            for r in 0..ROWS {
-                if r < live {
-                    let x = &tile[(g * ROWS + r) * d..(g * ROWS + r + 1) * d];
-                    let (xc, xr) = x.as_chunks::<CHUNK>();
-                    for (o, v) in gm.iter_mut().zip(xc) {
-                        o[r] = *v;
-                    }
-                    if let Some(o) = gm.get_mut(xc.len()) {
-                        o[r] = [F::zero(); CHUNK];
-                        o[r][..xr.len()].copy_from_slice(xr);
-                    }
-                } else {
-                    for o in gm.iter_mut() {
-                        o[r] = [F::zero(); CHUNK];
-                    }
-                }
-            }
-        }
-        let rows: [&[[F; CHUNK]]; ROWS] = std::array::from_fn(|r| {
-            let start = (g * ROWS + r) * d;
-            let x = tile.get(start..start + d).unwrap_or(&[]);
-            x.as_chunks::<CHUNK>().0
-        });
+        let group = prepare_group(tile, (d, dp), g, live, gm);
         for b in 0..c.packed.len() / dp {
-            let (pb, _) = c.packed[b * dp..(b + 1) * dp].as_chunks::<CHUNK>();
-            let acc = if in_place {
-                distances_in_place::<F, FMA>(rows, pb)
-            } else {
-                distances_copied::<F, FMA>(gm, pb)
-            };
+            let acc = block_distances::<F, FMA>(group, gm, c, b);
             let real = (t_n - b * LANES).min(LANES);
             // The potentials stay in registers across the group.
-            let pots: &mut [f64; LANES] = (&mut out.pots[b * LANES..(b + 1) * LANES])
-                .try_into()
-                .expect("lanes");
-            let mut p = *pots;
+            let lanes = b * LANES..(b + 1) * LANES;
+            let mut p: [f64; LANES] = out.pots[lanes.clone()].try_into().expect("lanes");
             for (r, e) in acc.iter().enumerate().take(live) {
                 let i = g * ROWS + r;
                 let cl = closest[i];
@@ -470,16 +528,8 @@ fn evaluate_blocked<F: Float, const FMA: bool>(
                     let near = if e[l] < cl { e[l] } else { cl };
                     p[l] += wi * near.as_f64();
                 }
-                // Possibly nearer unless e clears closest by more than the
-                // rounding of either order of summing the same squares (e is
-                // a sum of squares of finite values: never NaN). Near
-                // overflow, an infinite e proves nothing: all are possible.
-                // A row at 0 can come no nearer.
-                let (all, bound) = if cl > F::zero() {
-                    (cl >= huge, cl * one_plus + c.floor)
-                } else {
-                    (false, F::zero())
-                };
+                // e is a sum of squares of finite values: never NaN.
+                let (all, bound) = near_bound(cl, c);
                 let mut any = false;
                 for l in 0..LANES {
                     any |= (e[l] < bound) & (l < real);
@@ -487,16 +537,266 @@ fn evaluate_blocked<F: Float, const FMA: bool>(
                 if all || any {
                     let x = &tile[i * d..(i + 1) * d];
                     for l in (0..real).filter(|&l| all || e[l] < bound) {
-                        let t = b * LANES + l;
-                        out.near.push(Near {
-                            row: (out.first + i) as u32,
-                            t: t as u32,
-                            dist: sq_dist(x, &c.rows[t * d..(t + 1) * d]),
-                        });
+                        push_near(out, i, b * LANES + l, x, c);
                     }
                 }
             }
-            *pots = p;
+            out.pots[lanes].copy_from_slice(&p);
+        }
+    }
+    *out.scratch = scratch;
+}
+
+/// Lists row `i` of the tile (`x`) as one that candidate `t` may bring
+/// nearer, with the exact distance.
+#[inline(always)]
+fn push_near<F: Float>(out: &mut Out<'_, F>, i: usize, t: usize, x: &[F], c: &Candidates<F>) {
+    let d = c.d;
+    out.near.push(Near {
+        row: (out.first + i) as u32,
+        t: t as u32,
+        dist: sq_dist(x, &c.rows[t * d..(t + 1) * d]),
+    });
+}
+
+/// Float32 copies of float64 rows and candidates, with which the blocked
+/// kernel screens the pairs it must compute in float64 (see
+/// [`evaluate_screened`]).
+pub(crate) struct Screen<'a> {
+    /// The tile's rows in float32, row-major (`±inf` beyond its range).
+    pub(crate) rows: &'a [f32],
+    /// `‖x‖` of each of the tile's rows (in f64).
+    pub(crate) norms: &'a [f64],
+    /// The candidates in float32.
+    pub(crate) cand: &'a Candidates<f32>,
+    /// `‖c‖` of each candidate (in f64), [`LANES`] per block, zero-padded.
+    pub(crate) cand_norms: &'a [f64],
+}
+
+/// The candidates' `‖c‖` for [`Screen::cand_norms`].
+pub(crate) fn padded_norms<F: Float>(rows: &[F], d: usize) -> Vec<f64> {
+    let t = rows.len() / d;
+    let mut v = vec![0f64; t.div_ceil(LANES) * LANES];
+    for (o, c) in v.iter_mut().zip(rows.chunks_exact(d)) {
+        *o = c
+            .iter()
+            .map(|x| x.as_f64() * x.as_f64())
+            .sum::<f64>()
+            .sqrt();
+    }
+    v
+}
+
+/// The blocked kernel on float64 rows that are long and read from memory at
+/// every step: the distances are first computed in float32 from float32
+/// copies (half the bytes to read, twice the lanes per instruction), and
+/// only the pairs that this cannot settle are computed in float64. A pair
+/// is settled when the float32 distance, less every rounding it may carry
+/// (of the copies, of the subtractions, of the sum, and in the subnormal
+/// range), still puts the candidate beyond the float64 kernel's threshold
+/// for that row (widened by the rounding of the float64 sum): the float64
+/// kernel would then have added `closest` to the potential and listed
+/// nothing, which is what this does. Every other pair gets the float64
+/// kernel's very operations, so potentials and lists are bit for bit those
+/// of [`evaluate_blocked`].
+#[inline(always)]
+fn evaluate_screened<F: Float, const FMA: bool>(
+    tile: &[F],
+    closest: &[F],
+    weights: Option<&[F]>,
+    c: &Candidates<F>,
+    out: &mut Out<'_, F>,
+    screen: &Screen<'_>,
+) {
+    let (d, m, t_n) = (c.d, closest.len(), c.t);
+    let sc = screen.cand;
+    let dp = sc.dp;
+    debug_assert_eq!(tile.len(), m * d);
+    debug_assert_eq!(screen.rows.len(), m * d);
+    let mut buf = vec![0f32; 0];
+    let gm = group_buffer(&mut buf, dp);
+    // Rounding margins (twice the unit roundoff, and generous counts of
+    // rounding steps): `u` of float32, `g32` of a float32 sum of d squares,
+    // `g64` of the float64 one; absolute ones for subnormal results.
+    let u = f64::from(f32::EPSILON);
+    let g32 = 2.0 * (d as f64 + 4.0) * u;
+    let g64 = 2.0 * (d as f64 + 4.0) * f64::EPSILON;
+    let abs32 = 2.0 * (d as f64 + 1.0) * f64::from(f32::MIN_POSITIVE);
+    let abs_t = 2.0 * (d as f64).sqrt() * f64::from(f32::MIN_POSITIVE);
+    let abs64 = 2.0 * (d as f64 + 1.0) * f64::MIN_POSITIVE;
+    for g in 0..m.div_ceil(ROWS) {
+        let live = ROWS.min(m - g * ROWS);
+        let group = prepare_group(screen.rows, (d, dp), g, live, gm);
+        for b in 0..sc.packed.len() / dp {
+            let acc = block_distances::<f32, FMA>(group, gm, sc, b);
+            let real = (t_n - b * LANES).min(LANES);
+            let cn: &[f64; LANES] = screen.cand_norms[b * LANES..(b + 1) * LANES]
+                .try_into()
+                .expect("lanes");
+            let lanes = b * LANES..(b + 1) * LANES;
+            let mut p: [f64; LANES] = out.pots[lanes.clone()].try_into().expect("lanes");
+            for (r, e32) in acc.iter().enumerate().take(live) {
+                let i = g * ROWS + r;
+                let cl = closest[i];
+                let wi = weights.map_or(1.0, |w| w[i].as_f64());
+                let (all, bound) = near_bound(cl, c);
+                // Settled lanes: the true distance is at least
+                // √A·(1 - u) - B, and the float64 one at least the true one
+                // less g64 of it; both sides squared (all non-negative).
+                let mut settled = [cl <= F::zero() || cl.is_nan(); LANES];
+                if !all && cl > F::zero() {
+                    let need = (bound.as_f64() * (1.0 + 2.0 * g64) + abs64).sqrt() * (1.0 + g64);
+                    let base = need + 2.0 * u * screen.norms[i] + abs_t;
+                    for l in 0..LANES {
+                        let e = f64::from(e32[l]);
+                        let a = (e - abs32) * (1.0 - g32) * (1.0 - u) * (1.0 - u);
+                        let rhs = base + 2.0 * u * cn[l];
+                        settled[l] = (e < f64::INFINITY) & (a > 0.0) & (a >= rhs * rhs);
+                    }
+                }
+                let mut near = [cl; LANES];
+                // `fold`, not `all`: no early exit, so it vectorises.
+                if !settled[..real].iter().fold(true, |a, &s| a & s) {
+                    let x = &tile[i * d..(i + 1) * d];
+                    for l in (0..real).filter(|&l| !settled[l]) {
+                        let t = b * LANES + l;
+                        let e = exact_lane::<F, FMA>(x, &c.rows[t * d..(t + 1) * d]);
+                        if e < cl {
+                            near[l] = e;
+                        }
+                        if all || e < bound {
+                            push_near(out, i, t, x, c);
+                        }
+                    }
+                }
+                for l in 0..LANES {
+                    p[l] += wi * near[l].as_f64();
+                }
+            }
+            out.pots[lanes].copy_from_slice(&p);
+        }
+    }
+}
+
+/// `Σ (c - x)²` by the operations of one lane of [`distances_in_place`]
+/// (padding features add exact zeros).
+#[inline(always)]
+fn exact_lane<F: Float, const FMA: bool>(x: &[F], c: &[F]) -> F {
+    let mut acc = F::zero();
+    for (xv, cv) in x.iter().zip(c) {
+        let t = *cv - *xv;
+        acc = madd::<F, FMA>(t, t, acc);
+    }
+    acc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Potentials (as bits) and listed pairs of one tile, by the float64
+    /// blocked kernel or by the screened one.
+    fn run(
+        tile: &[f64],
+        closest: &[f64],
+        w: Option<&[f64]>,
+        cand: &[f64],
+        d: usize,
+        screened: bool,
+    ) -> (Vec<u64>, Vec<(u32, u32, u64)>) {
+        let t = cand.len() / d;
+        let c = Candidates::new(cand, t, d);
+        let c32: Vec<f32> = cand.iter().map(|&v| v as f32).collect();
+        let c32 = Candidates::new(&c32, t, d);
+        let cand_norms = padded_norms(cand, d);
+        let rows: Vec<f32> = tile.iter().map(|&v| v as f32).collect();
+        let norms: Vec<f64> = tile
+            .chunks_exact(d)
+            .map(|r| r.iter().map(|v| v * v).sum::<f64>().sqrt())
+            .collect();
+        let screen = Screen {
+            rows: &rows,
+            norms: &norms,
+            cand: &c32,
+            cand_norms: &cand_norms,
+        };
+        let mut pots = vec![0f64; t.div_ceil(LANES) * LANES];
+        let (mut near, mut scratch) = (Vec::new(), Vec::new());
+        let mut out = Out {
+            pots: &mut pots,
+            flags: &mut [],
+            near: &mut near,
+            first: 3,
+            scratch: &mut scratch,
+        };
+        evaluate_tile(tile, closest, w, &c, &mut out, screened.then_some(&screen));
+        let pots = pots[..t].iter().map(|p| p.to_bits()).collect();
+        let near = near
+            .iter()
+            .map(|p| (p.row, p.t, p.dist.to_bits()))
+            .collect();
+        (pots, near)
+    }
+
+    #[test]
+    fn screened_kernel_gives_the_float64_kernels_bits() {
+        let mut state = 7u64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        // Ordinary values, a far offset, values that are subnormal or
+        // overflow in float32, and huge ones.
+        for (scale, offset) in [
+            (1.0, 0.0),
+            (3.0, 1e4),
+            (1.0, 1e6),
+            (1e-39, 0.0),
+            (1e39, 0.0),
+            (1e150, 0.0),
+        ] {
+            for d in [9, 16, 20, 64] {
+                let (m, t) = (131, 11);
+                let tile: Vec<f64> = (0..m * d).map(|_| offset + scale * next()).collect();
+                let mut cand: Vec<f64> = (0..t * d).map(|_| offset + scale * next()).collect();
+                // Two candidates are rows of the tile, one nearly a row.
+                cand[..d].copy_from_slice(&tile[5 * d..6 * d]);
+                cand[3 * d..4 * d].copy_from_slice(&tile[17 * d..18 * d]);
+                for (o, v) in cand[4 * d..5 * d].iter_mut().zip(&tile[30 * d..31 * d]) {
+                    *o = v * (1.0 + 1e-9);
+                }
+                // `closest` at or within a hair of a candidate's distance,
+                // where only the float64 sum can decide, and elsewhere.
+                let factors = [
+                    0.0,
+                    0.5,
+                    1.0 - 1e-9,
+                    1.0,
+                    1.0 + 1e-12,
+                    1.0 + 1e-7,
+                    1.0 + 1e-5,
+                    1.0 + 1e-4,
+                    1.001,
+                    1.01,
+                    3.0,
+                ];
+                let closest: Vec<f64> = (0..m)
+                    .map(|i| {
+                        let j = i % t;
+                        let x = &tile[i * d..(i + 1) * d];
+                        let e = exact_lane::<f64, false>(x, &cand[j * d..(j + 1) * d]);
+                        e * factors[i % factors.len()]
+                    })
+                    .collect();
+                let w: Vec<f64> = (0..m).map(|_| next() * 3.0).collect();
+                for weights in [None, Some(&w[..])] {
+                    let want = run(&tile, &closest, weights, &cand, d, false);
+                    let got = run(&tile, &closest, weights, &cand, d, true);
+                    assert_eq!(got, want, "d={d} scale={scale:e} offset={offset}");
+                }
+            }
         }
     }
 }
