@@ -133,6 +133,10 @@ pub fn kmeans_plusplus<F: Float>(
     let fb = trials.div_ceil(8);
     let mut flags = vec![0u8; if short { n * fb } else { 0 }];
     let copies = screen_copies(pool, x);
+    // Screening pays where few pairs need float64 (see `Copies`): decided
+    // from the previous step's pairs that may come nearer, which every
+    // kernel lists alike (so the choice never changes a result).
+    let mut screen = false;
     for c in 1..k {
         monitor.event(&Event::InitProgress { chosen: c })?;
         let mass = |i: usize| w(i) * closest[i].as_f64();
@@ -150,7 +154,10 @@ pub fn kmeans_plusplus<F: Float>(
             cand_idx.push(i.ok_or(KMeansError::ZeroWeight)?);
         }
         let cand = gather_rows(x, &cand_idx);
-        let (pots, near) = evaluate(pool, x, weights, &cand, &closest, &mut flags, &copies);
+        let use_copies = copies.as_ref().filter(|_| screen);
+        let (pots, near) = evaluate(pool, x, weights, &cand, &closest, &mut flags, use_copies);
+        let listed: usize = near.iter().map(Vec::len).sum();
+        screen = listed * 200 < n * trials;
         let best = (0..trials).fold(0, |b, t| if pots[t] < pots[b] { t } else { b });
         let winner = gather_rows(x, &[cand_idx[best]]);
         let pending = if flags.is_empty() {
@@ -169,7 +176,9 @@ pub fn kmeans_plusplus<F: Float>(
 /// and `‖x‖` of each row: with them the candidates' distances are screened
 /// in float32 (see `evaluate_screened`), which reads half the bytes at
 /// every step — the cost of k-means++ on such rows, which do not stay in
-/// cache. Costs half of `x`'s size while k-means++ runs. `None` otherwise.
+/// cache — as long as few pairs (under 0.5 %) may come nearer: each of those
+/// is computed again in float64. Costs half of `x`'s size while k-means++
+/// runs. `None` otherwise.
 type Copies = Option<(Vec<f32>, Vec<f64>)>;
 
 fn screen_copies<F: Float>(pool: &ThreadPool, x: &Data<'_, F>) -> Copies {
@@ -225,7 +234,7 @@ fn evaluate<F: Float>(
     cand: &Centers<F>,
     closest: &[F],
     flags: &mut [u8],
-    copies: &Copies,
+    copies: Option<&(Vec<f32>, Vec<f64>)>,
 ) -> (Vec<f64>, Vec<Vec<Near<F>>>) {
     let (n, trials) = (x.n_rows(), cand.k);
     let fb = if flags.is_empty() {
@@ -269,7 +278,7 @@ fn evaluate<F: Float>(
                             first: t - rows.start,
                             scratch: &mut scratch,
                         };
-                        let screen = copies.as_ref().map(|(rows32, norms)| Screen {
+                        let screen = copies.map(|(rows32, norms)| Screen {
                             rows: &rows32[t * d..te * d],
                             norms: &norms[t..te],
                             cand: &cand32,

@@ -633,12 +633,12 @@ fn evaluate_screened<F: Float, const FMA: bool>(
             let cn: &[f64; LANES] = screen.cand_norms[b * LANES..(b + 1) * LANES]
                 .try_into()
                 .expect("lanes");
-            let lanes = b * LANES..(b + 1) * LANES;
-            let mut p: [f64; LANES] = out.pots[lanes.clone()].try_into().expect("lanes");
+            // Screen every pair of the group; list the others.
+            let mut pending = [(0u8, 0u8); ROWS * LANES];
+            let mut np = 0;
             for (r, e32) in acc.iter().enumerate().take(live) {
                 let i = g * ROWS + r;
                 let cl = closest[i];
-                let wi = weights.map_or(1.0, |w| w[i].as_f64());
                 let (all, bound) = near_bound(cl, c);
                 // Settled lanes: the true distance is at least
                 // √A·(1 - u) - B, and the float64 one at least the true one
@@ -654,20 +654,50 @@ fn evaluate_screened<F: Float, const FMA: bool>(
                         settled[l] = (e < f64::INFINITY) & (a > 0.0) & (a >= rhs * rhs);
                     }
                 }
-                let mut near = [cl; LANES];
-                // `fold`, not `all`: no early exit, so it vectorises.
+                // `fold`, not `any`: no early exit, so it vectorises.
                 if !settled[..real].iter().fold(true, |a, &s| a & s) {
-                    let x = &tile[i * d..(i + 1) * d];
                     for l in (0..real).filter(|&l| !settled[l]) {
-                        let t = b * LANES + l;
-                        let e = exact_lane::<F, FMA>(x, &c.rows[t * d..(t + 1) * d]);
-                        if e < cl {
-                            near[l] = e;
-                        }
-                        if all || e < bound {
-                            push_near(out, i, t, x, c);
-                        }
+                        pending[np] = (r as u8, l as u8);
+                        np += 1;
                     }
+                }
+            }
+            // The listed pairs in float64, several at a time.
+            let mut exact = [[F::nan(); LANES]; ROWS];
+            for batch in pending[..np].chunks(PAIRS) {
+                let xs: [&[F]; PAIRS] = std::array::from_fn(|q| {
+                    let i = g * ROWS + batch.get(q).map_or(0, |p| p.0 as usize);
+                    &tile[i * d..(i + 1) * d]
+                });
+                let cs: [&[F]; PAIRS] = std::array::from_fn(|q| {
+                    let t = b * LANES + batch.get(q).map_or(0, |p| p.1 as usize);
+                    &c.rows[t * d..(t + 1) * d]
+                });
+                let e = exact_pairs::<F, FMA>(xs, cs);
+                for (q, &(r, l)) in batch.iter().enumerate() {
+                    exact[r as usize][l as usize] = e[q];
+                }
+            }
+            // Potentials row by row, and the listed pairs that are nearer.
+            let lanes = b * LANES..(b + 1) * LANES;
+            let mut p: [f64; LANES] = out.pots[lanes.clone()].try_into().expect("lanes");
+            let mut next = 0;
+            for r in 0..live {
+                let i = g * ROWS + r;
+                let cl = closest[i];
+                let wi = weights.map_or(1.0, |w| w[i].as_f64());
+                let mut near = [cl; LANES];
+                while next < np && pending[next].0 as usize == r {
+                    let l = pending[next].1 as usize;
+                    let e = exact[r][l];
+                    if e < cl {
+                        near[l] = e;
+                    }
+                    let (all, bound) = near_bound(cl, c);
+                    if all || e < bound {
+                        push_near(out, i, b * LANES + l, &tile[i * d..(i + 1) * d], c);
+                    }
+                    next += 1;
                 }
                 for l in 0..LANES {
                     p[l] += wi * near[l].as_f64();
@@ -678,14 +708,23 @@ fn evaluate_screened<F: Float, const FMA: bool>(
     }
 }
 
-/// `Σ (c - x)²` by the operations of one lane of [`distances_in_place`]
-/// (padding features add exact zeros).
+/// Pairs computed at once by [`exact_pairs`]: independent chains of
+/// multiply-adds.
+const PAIRS: usize = 8;
+
+/// `Σ (c - x)²` for [`PAIRS`] pairs of rows (all `d` features long), each by
+/// the operations of one lane of [`distances_in_place`] (padding features
+/// add exact zeros), the pairs interleaved so that their chains overlap.
 #[inline(always)]
-fn exact_lane<F: Float, const FMA: bool>(x: &[F], c: &[F]) -> F {
-    let mut acc = F::zero();
-    for (xv, cv) in x.iter().zip(c) {
-        let t = *cv - *xv;
-        acc = madd::<F, FMA>(t, t, acc);
+fn exact_pairs<F: Float, const FMA: bool>(xs: [&[F]; PAIRS], cs: [&[F]; PAIRS]) -> [F; PAIRS] {
+    let d = xs[0].len();
+    let (xs, cs) = (xs.map(|x| &x[..d]), cs.map(|c| &c[..d]));
+    let mut acc = [F::zero(); PAIRS];
+    for f in 0..d {
+        for q in 0..PAIRS {
+            let t = cs[q][f] - xs[q][f];
+            acc[q] = madd::<F, FMA>(t, t, acc[q]);
+        }
     }
     acc
 }
@@ -786,7 +825,7 @@ mod tests {
                     .map(|i| {
                         let j = i % t;
                         let x = &tile[i * d..(i + 1) * d];
-                        let e = exact_lane::<f64, false>(x, &cand[j * d..(j + 1) * d]);
+                        let e = crate::kernel::sq_dist(x, &cand[j * d..(j + 1) * d]);
                         e * factors[i % factors.len()]
                     })
                     .collect();

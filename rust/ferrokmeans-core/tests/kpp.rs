@@ -393,3 +393,20 @@ fn a_duplicate_of_a_chosen_row_is_never_drawn_again() {
         }
     }
 }
+
+#[test]
+fn same_rows_as_the_reference_in_float64_when_screened_in_float32() {
+    // Tight blobs and k beyond their number: after the first steps few
+    // rows may come nearer to a candidate, and float64 rows of more than 8
+    // features are then screened in float32 (same results by design).
+    for (d, offset) in [(24, 0.0), (40, 1e3)] {
+        let x = blobs::<f64>(4000, d, 60, 0.3, 200 + d as u64).mapv(|v| v + offset);
+        check(
+            &format!("f64 screened d={d}"),
+            &Data::Dense(x.view()),
+            None,
+            90,
+            None,
+        );
+    }
+}
