@@ -624,15 +624,20 @@ fn evaluate_screened<F: Float, const FMA: bool>(
     let abs32 = 2.0 * (d as f64 + 1.0) * f64::from(f32::MIN_POSITIVE);
     let abs_t = 2.0 * (d as f64).sqrt() * f64::from(f32::MIN_POSITIVE);
     let abs64 = 2.0 * (d as f64 + 1.0) * f64::MIN_POSITIVE;
+    // 1 / ((1 - g32)(1 - u)²), a little above (its own rounding).
+    let inv_shrink = (1.0 + 4.0 * f64::EPSILON) / ((1.0 - g32) * (1.0 - u) * (1.0 - u));
     for g in 0..m.div_ceil(ROWS) {
         let live = ROWS.min(m - g * ROWS);
         let group = prepare_group(screen.rows, (d, dp), g, live, gm);
         for b in 0..sc.packed.len() / dp {
             let acc = block_distances::<f32, FMA>(group, gm, sc, b);
             let real = (t_n - b * LANES).min(LANES);
-            let cn: &[f64; LANES] = screen.cand_norms[b * LANES..(b + 1) * LANES]
-                .try_into()
-                .expect("lanes");
+            // One threshold per row, with the largest ‖c‖ of the block: a
+            // little more cautious than one per pair, and one comparison of
+            // float32 vectors per row.
+            let cn_max = screen.cand_norms[b * LANES..(b + 1) * LANES]
+                .iter()
+                .fold(0f64, |a, &v| a.max(v));
             // Screen every pair of the group; list the others.
             let mut pending = [(0u8, 0u8); ROWS * LANES];
             let mut np = 0;
@@ -640,26 +645,36 @@ fn evaluate_screened<F: Float, const FMA: bool>(
                 let i = g * ROWS + r;
                 let cl = closest[i];
                 let (all, bound) = near_bound(cl, c);
-                // Settled lanes: the true distance is at least
-                // √A·(1 - u) - B, and the float64 one at least the true one
-                // less g64 of it; both sides squared (all non-negative).
-                let mut settled = [cl <= F::zero() || cl.is_nan(); LANES];
-                if !all && cl > F::zero() {
+                // A pair is settled when √A·(1 - u) - B, below which the
+                // true distance cannot be (A: e32 less its rounding), is at
+                // least √need, where need is the float64 threshold widened
+                // by the rounding of the float64 sum; squared (all
+                // non-negative) and solved for e32, rounded up to float32.
+                let trivial = cl <= F::zero() || cl.is_nan();
+                let thr = if trivial || all {
+                    f32::INFINITY
+                } else {
                     let need = (bound.as_f64() * (1.0 + 2.0 * g64) + abs64).sqrt() * (1.0 + g64);
-                    let base = need + 2.0 * u * screen.norms[i] + abs_t;
-                    for l in 0..LANES {
-                        let e = f64::from(e32[l]);
-                        let a = (e - abs32) * (1.0 - g32) * (1.0 - u) * (1.0 - u);
-                        let rhs = base + 2.0 * u * cn[l];
-                        settled[l] = (e < f64::INFINITY) & (a > 0.0) & (a >= rhs * rhs);
-                    }
+                    let rhs = need + 2.0 * u * (screen.norms[i] + cn_max) + abs_t;
+                    // Widened by 2^-20 before rounding to float32 (whose
+                    // rounding is 2^-24 at most, relative; abs32 keeps the
+                    // value out of the subnormal range): never below.
+                    ((rhs * rhs * inv_shrink + abs32) * (1.0 + 1.0 / 1_048_576.0)) as f32
+                };
+                // Bit l: pair l unsettled (a mask of comparisons, which
+                // vectorises).
+                let mut open = 0u32;
+                for l in 0..LANES {
+                    open |= u32::from(!((e32[l] >= thr) & (e32[l] < f32::INFINITY))) << l;
                 }
-                // `fold`, not `any`: no early exit, so it vectorises.
-                if !settled[..real].iter().fold(true, |a, &s| a & s) {
-                    for l in (0..real).filter(|&l| !settled[l]) {
-                        pending[np] = (r as u8, l as u8);
-                        np += 1;
-                    }
+                if trivial {
+                    open = 0;
+                }
+                open &= (1u32 << real) - 1;
+                while open != 0 {
+                    pending[np] = (r as u8, open.trailing_zeros() as u8);
+                    np += 1;
+                    open &= open - 1;
                 }
             }
             // The listed pairs in float64, several at a time.
