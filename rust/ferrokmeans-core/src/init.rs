@@ -9,7 +9,7 @@ use crate::data::{dense_tile, CsrView, Data};
 use crate::error::{KMeansError, Result};
 use crate::float::Float;
 use crate::kernel::{sq_dist, sq_dist_sparse};
-use crate::kpp_kernel::{evaluate_tile, flags_rows, padded_norms, Candidates, Near, Out, Screen};
+use crate::kpp_kernel::{block_norms, evaluate_tile, flags_rows, Candidates, Near, Out, Screen};
 use crate::monitor::{Event, Monitor};
 use crate::par::{block_rows, map_blocks};
 use crate::rng::Rng;
@@ -178,10 +178,14 @@ pub fn kmeans_plusplus<F: Float>(
 /// every step — the cost of k-means++ on such rows, which do not stay in
 /// cache — as long as few pairs (under 0.5 %) may come nearer: each of those
 /// is computed again in float64. Costs half of `x`'s size while k-means++
-/// runs. `None` otherwise.
-type Copies = Option<(Vec<f32>, Vec<f64>)>;
+/// runs.
+struct Copies {
+    rows: Vec<f32>,
+    norms: Vec<f64>,
+}
 
-fn screen_copies<F: Float>(pool: &ThreadPool, x: &Data<'_, F>) -> Copies {
+/// [`Copies`] of `x` where they apply (`None` otherwise).
+fn screen_copies<F: Float>(pool: &ThreadPool, x: &Data<'_, F>) -> Option<Copies> {
     let Data::Dense(v) = x else { return None };
     let (n, d) = v.dim();
     if std::mem::size_of::<F>() != 8 || flags_rows(d) || n == 0 {
@@ -207,7 +211,7 @@ fn screen_copies<F: Float>(pool: &ThreadPool, x: &Data<'_, F>) -> Copies {
         },
         |()| {},
     );
-    Some((rows, norms))
+    Some(Copies { rows, norms })
 }
 
 /// `‖x_i - c_j‖²` for a sparse row; `+inf` if the row holds NaN or infinity.
@@ -234,7 +238,7 @@ fn evaluate<F: Float>(
     cand: &Centers<F>,
     closest: &[F],
     flags: &mut [u8],
-    copies: Option<&(Vec<f32>, Vec<f64>)>,
+    copies: Option<&Copies>,
 ) -> (Vec<f64>, Vec<Vec<Near<F>>>) {
     let (n, trials) = (x.n_rows(), cand.k);
     let fb = if flags.is_empty() {
@@ -255,9 +259,15 @@ fn evaluate<F: Float>(
         Data::Dense(v) => {
             let prepared = Candidates::new(&cand.data, trials, cand.d);
             let d = cand.d;
-            let cand32: Vec<f32> = cand.data.iter().map(|v| v.as_f64() as f32).collect();
-            let cand32 = Candidates::new(&cand32, trials, d);
-            let cand_norms = padded_norms(&cand.data, d);
+            // The candidates in float32, only where rows are screened.
+            let screened = copies.map(|copies| {
+                let c32: Vec<f32> = cand.data.iter().map(|v| v.as_f64() as f32).collect();
+                (
+                    copies,
+                    Candidates::new(&c32, trials, d),
+                    block_norms(&cand.data, d),
+                )
+            });
             map_blocks(
                 pool,
                 n,
@@ -278,11 +288,11 @@ fn evaluate<F: Float>(
                             first: t - rows.start,
                             scratch: &mut scratch,
                         };
-                        let screen = copies.map(|(rows32, norms)| Screen {
-                            rows: &rows32[t * d..te * d],
-                            norms: &norms[t..te],
-                            cand: &cand32,
-                            cand_norms: &cand_norms,
+                        let screen = screened.as_ref().map(|(copies, c32, norms)| Screen {
+                            rows: &copies.rows[t * d..te * d],
+                            norms: &copies.norms[t..te],
+                            cand: c32,
+                            block_norms: norms,
                         });
                         evaluate_tile(
                             tile,

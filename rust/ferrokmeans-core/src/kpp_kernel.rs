@@ -569,22 +569,25 @@ pub(crate) struct Screen<'a> {
     pub(crate) norms: &'a [f64],
     /// The candidates in float32.
     pub(crate) cand: &'a Candidates<f32>,
-    /// `‖c‖` of each candidate (in f64), [`LANES`] per block, zero-padded.
-    pub(crate) cand_norms: &'a [f64],
+    /// The largest `‖c‖` (in f64) of each block of [`LANES`] candidates.
+    pub(crate) block_norms: &'a [f64],
 }
 
-/// The candidates' `‖c‖` for [`Screen::cand_norms`].
-pub(crate) fn padded_norms<F: Float>(rows: &[F], d: usize) -> Vec<f64> {
-    let t = rows.len() / d;
-    let mut v = vec![0f64; t.div_ceil(LANES) * LANES];
-    for (o, c) in v.iter_mut().zip(rows.chunks_exact(d)) {
-        *o = c
-            .iter()
-            .map(|x| x.as_f64() * x.as_f64())
-            .sum::<f64>()
-            .sqrt();
-    }
-    v
+/// [`Screen::block_norms`] of the candidates `rows` (`d` features each).
+pub(crate) fn block_norms<F: Float>(rows: &[F], d: usize) -> Vec<f64> {
+    rows.chunks(LANES * d)
+        .map(|block| {
+            block
+                .chunks_exact(d)
+                .map(|c| {
+                    c.iter()
+                        .map(|x| x.as_f64() * x.as_f64())
+                        .sum::<f64>()
+                        .sqrt()
+                })
+                .fold(0f64, f64::max)
+        })
+        .collect()
 }
 
 /// The blocked kernel on float64 rows that are long and read from memory at
@@ -635,9 +638,7 @@ fn evaluate_screened<F: Float, const FMA: bool>(
             // One threshold per row, with the largest ‖c‖ of the block: a
             // little more cautious than one per pair, and one comparison of
             // float32 vectors per row.
-            let cn_max = screen.cand_norms[b * LANES..(b + 1) * LANES]
-                .iter()
-                .fold(0f64, |a, &v| a.max(v));
+            let cn_max = screen.block_norms[b];
             // Screen every pair of the group; list the others.
             let mut pending = [(0u8, 0u8); ROWS * LANES];
             let mut np = 0;
@@ -762,7 +763,7 @@ mod tests {
         let c = Candidates::new(cand, t, d);
         let c32: Vec<f32> = cand.iter().map(|&v| v as f32).collect();
         let c32 = Candidates::new(&c32, t, d);
-        let cand_norms = padded_norms(cand, d);
+        let block_norms = block_norms(cand, d);
         let rows: Vec<f32> = tile.iter().map(|&v| v as f32).collect();
         let norms: Vec<f64> = tile
             .chunks_exact(d)
@@ -772,7 +773,7 @@ mod tests {
             rows: &rows,
             norms: &norms,
             cand: &c32,
-            cand_norms: &cand_norms,
+            block_norms: &block_norms,
         };
         let mut pots = vec![0f64; t.div_ceil(LANES) * LANES];
         let (mut near, mut scratch) = (Vec::new(), Vec::new());
