@@ -11,6 +11,7 @@ use crate::float::Float;
 pub use crate::kernel::Centers;
 use crate::kernel::{
     nearest_csr, nearest_dense, nearest_dense_labels, sq_dist, sq_dist_sparse, take_labels,
+    take_roots,
 };
 use crate::par::{block_rows, block_rows_for_sums, map_blocks, map_blocks_of};
 
@@ -491,16 +492,13 @@ pub fn nearest_with_dist<F: Float>(
         (labels, 1),
         (dists, 1),
         |_, rows, lab, dis| {
-            let mut bad = false;
+            let mut finite = true;
             let first = rows.start;
             scan_block(x, centers, rows, Dist::Exact, |t, tl, td, _| {
-                bad |= !td.iter().all(|v| v.is_finite());
-                lab[t - first..t - first + tl.len()].copy_from_slice(tl);
-                for (o, v) in dis[t - first..].iter_mut().zip(td) {
-                    *o = v.sqrt();
-                }
+                let r = t - first..t - first + tl.len();
+                take_roots(&mut lab[r.clone()], &mut dis[r], tl, td, &mut finite);
             });
-            bad
+            !finite
         },
         |b| bad |= b,
     );

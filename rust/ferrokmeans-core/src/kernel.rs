@@ -423,22 +423,34 @@ fn lanes_group<F: Float, const D: usize, const FMA: bool, const MODE: u8>(
     let mut idx1 = [F::zero(); HALF];
     let mut jf = F::zero();
     for ((mj, nj), cj) in m.iter().zip(&c.norms_mu).zip(cs) {
-        let mut g0 = [if exact { F::zero() } else { *nj }; HALF];
-        let mut g1 = g0;
-        for f in 0..D {
-            for l in 0..HALF {
-                if exact {
-                    // Σ (x - c)² in feature order, unfused: the same bits as
-                    // the scalar reference (and scipy's vq).
+        let (g0, g1) = if exact {
+            // Σ (x - c)² in feature order, unfused: the same bits as the
+            // scalar reference (and scipy's vq). The first square is taken
+            // as the sum: 0 + t² is t² (a square is never -0), one
+            // addition fewer.
+            let t0: [F; HALF] = std::array::from_fn(|l| x0[0][l] - cj[0]);
+            let t1: [F; HALF] = std::array::from_fn(|l| x1[0][l] - cj[0]);
+            let mut g0: [F; HALF] = std::array::from_fn(|l| t0[l] * t0[l]);
+            let mut g1: [F; HALF] = std::array::from_fn(|l| t1[l] * t1[l]);
+            for f in 1..D {
+                for l in 0..HALF {
                     let (t0, t1) = (x0[f][l] - cj[f], x1[f][l] - cj[f]);
                     g0[l] += t0 * t0;
                     g1[l] += t1 * t1;
-                } else {
+                }
+            }
+            (g0, g1)
+        } else {
+            let mut g0 = [*nj; HALF];
+            let mut g1 = g0;
+            for f in 0..D {
+                for l in 0..HALF {
                     g0[l] = madd::<F, FMA>(x0[f][l], mj[f], g0[l]);
                     g1[l] = madd::<F, FMA>(x1[f][l], mj[f], g1[l]);
                 }
             }
-        }
+            (g0, g1)
+        };
         if bounds {
             keep_min::<F, true>(&g0, &mut best0, &mut second0, &mut idx0, jf);
             keep_min::<F, true>(&g1, &mut best1, &mut second1, &mut idx1, jf);
@@ -1155,6 +1167,35 @@ fn take_labels_any<F: Float, const FMA: bool>(
     *changed += old.iter().zip(new).filter(|(a, b)| a != b).count();
     old.copy_from_slice(new);
     // A fold rather than `all`: no early exit, so it vectorises.
+    *finite &= dists.iter().fold(true, |ok, v| ok & v.is_finite());
+}
+
+dispatch_fn!(
+    /// Copies a tile's labels to `labels` and the square roots of its
+    /// squared distances to `roots`, and clears `finite` if any distance is
+    /// NaN or infinite: what `vq` keeps of a pass, compiled for the best
+    /// instruction set available.
+    pub(crate) fn take_roots(
+        labels: &mut [i32],
+        roots: &mut [F],
+        new: &[i32],
+        dists: &[F],
+        finite: &mut bool,
+    ) => take_roots_any
+);
+
+#[inline(always)]
+fn take_roots_any<F: Float, const FMA: bool>(
+    labels: &mut [i32],
+    roots: &mut [F],
+    new: &[i32],
+    dists: &[F],
+    finite: &mut bool,
+) {
+    labels.copy_from_slice(new);
+    for (o, v) in roots.iter_mut().zip(dists) {
+        *o = v.sqrt();
+    }
     *finite &= dists.iter().fold(true, |ok, v| ok & v.is_finite());
 }
 
