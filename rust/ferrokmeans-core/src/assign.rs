@@ -3,7 +3,7 @@
 //! cluster, weights per cluster, inertia). Each block of rows yields a
 //! partial; partials are added in block order (see [`crate::par`]).
 
-use rayon::ThreadPool;
+use crate::par::Pool;
 
 use crate::data::{dense_tile, Data};
 use crate::error::{KMeansError, Result};
@@ -394,7 +394,7 @@ fn accumulate_any<F: Float>(
 /// distance is NaN or infinite (NaN/inf in the data, or squares that
 /// overflow) — with or without the inertia.
 pub fn assign_pass<F: Float>(
-    pool: &ThreadPool,
+    pool: &Pool,
     x: &Data<'_, F>,
     weights: Option<&[F]>,
     centers: &Centers<F>,
@@ -479,7 +479,7 @@ pub fn assign_pass<F: Float>(
 /// Nearest centre and the (non-squared) distance to it for every row: the
 /// work of `scipy.cluster.vq.vq`.
 pub fn nearest_with_dist<F: Float>(
-    pool: &ThreadPool,
+    pool: &Pool,
     x: &Data<'_, F>,
     centers: &Centers<F>,
     labels: &mut [i32],
@@ -511,7 +511,7 @@ pub fn nearest_with_dist<F: Float>(
 /// The Euclidean distance of every row to every centre (`n × k`, row-major):
 /// scikit-learn's `transform`.
 pub fn all_distances<F: Float>(
-    pool: &ThreadPool,
+    pool: &Pool,
     x: &Data<'_, F>,
     centers: &Centers<F>,
     out: &mut [F],
@@ -569,7 +569,7 @@ pub fn all_distances<F: Float>(
 /// they are labelled with, farthest first (ties: lowest row index). Used to
 /// relocate empty clusters as scikit-learn does.
 pub fn farthest_rows<F: Float>(
-    pool: &ThreadPool,
+    pool: &Pool,
     x: &Data<'_, F>,
     weights: Option<&[F]>,
     centers: &Centers<F>,

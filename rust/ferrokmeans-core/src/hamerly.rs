@@ -22,8 +22,8 @@
 //! code over the same blocks in the same order as Lloyd, so the centres,
 //! the convergence test and the iteration count are identical bit for bit.
 
+use crate::par::Pool;
 use ndarray::ArrayView2;
-use rayon::ThreadPool;
 
 use crate::assign::{weighted_sum, BlockSums, Centers, Partial, TILE};
 use crate::data::{dense_tile, Data};
@@ -124,7 +124,7 @@ pub(crate) fn round_down<F: Float>(l: f64) -> F {
 /// Runs Hamerly's algorithm from `init` on dense data, with the stopping
 /// rules of [`crate::lloyd::lloyd`] and its results.
 pub fn hamerly<F: Float>(
-    pool: &ThreadPool,
+    pool: &Pool,
     x: &ArrayView2<'_, F>,
     weights: Option<&[F]>,
     init: Centers<F>,
@@ -222,7 +222,7 @@ pub fn hamerly<F: Float>(
 /// Returns whether the iterations stop.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn end_iteration<F: Float>(
-    pool: &ThreadPool,
+    pool: &Pool,
     x: &ArrayView2<'_, F>,
     weights: Option<&[F]>,
     centers: &mut Centers<F>,

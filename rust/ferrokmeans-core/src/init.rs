@@ -2,7 +2,7 @@
 //! (k distinct rows). Both honour sample weights: a row of weight zero is
 //! never chosen.
 
-use rayon::ThreadPool;
+use crate::par::Pool;
 
 use crate::assign::{not_finite, Centers, TILE};
 use crate::data::{dense_tile, CsrView, Data};
@@ -65,7 +65,7 @@ fn pick_by_mass(
         .find(|&i| mass(i) > 0.0)
 }
 
-fn block_mass_sums(pool: &ThreadPool, n: usize, mass: &(impl Fn(usize) -> f64 + Sync)) -> Vec<f64> {
+fn block_mass_sums(pool: &Pool, n: usize, mass: &(impl Fn(usize) -> f64 + Sync)) -> Vec<f64> {
     let mut sums = Vec::new();
     map_blocks(
         pool,
@@ -100,7 +100,7 @@ fn block_mass_sums(pool: &ThreadPool, n: usize, mass: &(impl Fn(usize) -> f64 + 
 /// No bound prunes rows: on 64-dimensional blobs the triangle inequality
 /// (`‖c - c_a‖ ≥ 2‖x - c_a‖`) would spare fewer than 1% of them.
 pub fn kmeans_plusplus<F: Float>(
-    pool: &ThreadPool,
+    pool: &Pool,
     x: &Data<'_, F>,
     weights: Option<&[F]>,
     k: usize,
@@ -185,7 +185,7 @@ struct Copies {
 }
 
 /// [`Copies`] of `x` where they apply (`None` otherwise).
-fn screen_copies<F: Float>(pool: &ThreadPool, x: &Data<'_, F>) -> Option<Copies> {
+fn screen_copies<F: Float>(pool: &Pool, x: &Data<'_, F>) -> Option<Copies> {
     let Data::Dense(v) = x else { return None };
     let (n, d) = v.dim();
     if std::mem::size_of::<F>() != 8 || flags_rows(d) || n == 0 {
@@ -232,7 +232,7 @@ fn csr_sq_dist<F: Float>(m: &CsrView<'_, F>, i: usize, c: &Centers<F>, j: usize)
 /// `flags` (`⌈t/8⌉` bytes per row) when it is not empty, else listed per
 /// block with their exact distances.
 fn evaluate<F: Float>(
-    pool: &ThreadPool,
+    pool: &Pool,
     x: &Data<'_, F>,
     weights: Option<&[F]>,
     cand: &Centers<F>,
@@ -357,7 +357,7 @@ enum Pending<'a, F> {
 /// the block sums of `weight × closest` (the next step's sampling masses)
 /// and whether every distance computed was finite.
 fn update<F: Float>(
-    pool: &ThreadPool,
+    pool: &Pool,
     x: &Data<'_, F>,
     weights: Option<&[F]>,
     c: &Centers<F>,

@@ -1,7 +1,7 @@
 //! Lloyd's algorithm, step for step as scikit-learn runs it, so that the
 //! same initial centres give the same labels, centres and iteration count.
 
-use rayon::ThreadPool;
+use crate::par::Pool;
 
 use crate::assign::{assign_pass, farthest_rows, Centers, Partial};
 use crate::data::Data;
@@ -24,7 +24,7 @@ pub struct Run<F> {
 /// its old cluster's sums and become the empty cluster's. If fewer rows with
 /// positive weight are left than empty clusters, the rest keep their centre.
 pub(crate) fn relocate_empty<F: Float>(
-    pool: &ThreadPool,
+    pool: &Pool,
     x: &Data<'_, F>,
     weights: Option<&[F]>,
     old: &Centers<F>,
@@ -109,7 +109,7 @@ pub(crate) fn iteration_done(
 /// or `max_iter` iterations; then assigns once more so that the labels and
 /// inertia belong to the returned centres.
 pub fn lloyd<F: Float>(
-    pool: &ThreadPool,
+    pool: &Pool,
     x: &Data<'_, F>,
     weights: Option<&[F]>,
     init: Centers<F>,
@@ -140,7 +140,7 @@ pub fn lloyd<F: Float>(
 /// The end of every algorithm's run: one more exact assignment, so that the
 /// labels and inertia belong to the returned centres.
 pub(crate) fn finish<F: Float>(
-    pool: &ThreadPool,
+    pool: &Pool,
     x: &Data<'_, F>,
     weights: Option<&[F]>,
     centers: Centers<F>,

@@ -6,9 +6,9 @@
 //! whatever the number of threads. The same shape — a partial per chunk, then
 //! an ordered combine — is what a distributed (Dask) fit uses per chunk.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use rayon::prelude::*;
 use rayon::{ThreadPool, ThreadPoolBuilder};
 
 use crate::error::{KMeansError, Result};
@@ -36,13 +36,32 @@ pub fn resolve_threads(requested: usize) -> usize {
     }
 }
 
-/// A pool of `threads` workers. The last few pools are cached, keyed by
-/// thread count and process: a child created by `fork` has none of its
-/// parent's worker threads, so a pool inherited through a fork is never
-/// used (the key includes the pid). At most [`MAX_POOLS`] stay alive, so a
-/// program that tries many thread counts does not accumulate threads.
-pub fn pool(threads: usize) -> Result<Arc<ThreadPool>> {
-    type Pools = Vec<((u32, usize), Arc<ThreadPool>)>;
+/// The threads of a pass: the calling thread itself and `threads - 1`
+/// pool workers, which share the pass's blocks with it. The caller starts
+/// at once, so a worker that is slow to wake (an idle virtual CPU can take
+/// a fraction of a millisecond) delays nothing: the caller takes its blocks.
+#[derive(Debug)]
+pub struct Pool {
+    /// The helpers (`None` for one thread).
+    workers: Option<ThreadPool>,
+    threads: usize,
+}
+
+impl Pool {
+    /// Number of threads, the caller's included.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+}
+
+/// A [`Pool`] of `threads` threads (0: all cores). The last few pools are
+/// cached, keyed by thread count and process: a child created by `fork`
+/// has none of its parent's worker threads, so a pool inherited through a
+/// fork is never used (the key includes the pid). At most [`MAX_POOLS`]
+/// stay alive, so a program that tries many thread counts does not
+/// accumulate threads.
+pub fn pool(threads: usize) -> Result<Arc<Pool>> {
+    type Pools = Vec<((u32, usize), Arc<Pool>)>;
     static POOLS: OnceLock<Mutex<Pools>> = OnceLock::new();
     let threads = resolve_threads(threads);
     let key = (std::process::id(), threads);
@@ -58,15 +77,20 @@ pub fn pool(threads: usize) -> Result<Arc<ThreadPool>> {
         pools.push(entry);
         return Ok(p);
     }
-    let p = ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .thread_name(|i| format!("ferrokmeans-{i}"))
-        .build()
-        .map_err(|e| KMeansError::ThreadPool {
-            threads,
-            reason: e.to_string(),
-        })?;
-    let p = Arc::new(p);
+    let workers = if threads > 1 {
+        let p = ThreadPoolBuilder::new()
+            .num_threads(threads - 1)
+            .thread_name(|i| format!("ferrokmeans-{i}"))
+            .build()
+            .map_err(|e| KMeansError::ThreadPool {
+                threads,
+                reason: e.to_string(),
+            })?;
+        Some(p)
+    } else {
+        None
+    };
+    let p = Arc::new(Pool { workers, threads });
     if pools.len() >= MAX_POOLS {
         pools.remove(0);
     }
@@ -84,7 +108,7 @@ const MAX_POOLS: usize = 4;
 /// Blocks run in waves so that at most a few partials per thread are alive at
 /// once; the waves do not change the combine order.
 pub fn map_blocks<A, B, P, F, C>(
-    pool: &ThreadPool,
+    pool: &Pool,
     n: usize,
     out_a: (&mut [A], usize),
     out_b: (&mut [B], usize),
@@ -109,7 +133,7 @@ pub fn block_rows_for_sums(n: usize, k: usize) -> usize {
 
 /// [`map_blocks`] over blocks of `br` rows.
 pub fn map_blocks_of<A, B, P, F, C>(
-    pool: &ThreadPool,
+    pool: &Pool,
     n: usize,
     br: usize,
     (out_a, per_row_a): (&mut [A], usize),
@@ -126,45 +150,74 @@ pub fn map_blocks_of<A, B, P, F, C>(
     debug_assert_eq!(out_a.len(), n * per_row_a);
     debug_assert_eq!(out_b.len(), n * per_row_b);
     let n_blocks = n.div_ceil(br);
-    let parallel = pool.current_num_threads() > 1;
-    let wave = (pool.current_num_threads() * 4).max(1);
-    let waves = || {
-        let (mut rest_a, mut rest_b) = (out_a, out_b);
-        let mut first = 0;
-        while first < n_blocks {
-            let last = (first + wave).min(n_blocks);
-            let mut jobs = Vec::with_capacity(last - first);
-            for b in first..last {
-                let rows = b * br..((b + 1) * br).min(n);
-                let (a, ra) = std::mem::take(&mut rest_a).split_at_mut(rows.len() * per_row_a);
-                let (bb, rb) = std::mem::take(&mut rest_b).split_at_mut(rows.len() * per_row_b);
-                rest_a = ra;
-                rest_b = rb;
-                jobs.push((b, rows, a, bb));
-            }
-            let partials: Vec<P> = if parallel {
-                jobs.into_par_iter()
-                    .map(|(b, rows, a, bb)| f(b, rows, a, bb))
-                    .collect()
-            } else {
-                jobs.into_iter()
-                    .map(|(b, rows, a, bb)| f(b, rows, a, bb))
-                    .collect()
-            };
-            partials.into_iter().for_each(&mut combine);
-            first = last;
+    let wave = (pool.threads * 4).max(1);
+    let (mut rest_a, mut rest_b) = (out_a, out_b);
+    let mut first = 0;
+    while first < n_blocks {
+        let last = (first + wave).min(n_blocks);
+        let mut jobs = Vec::with_capacity(last - first);
+        for b in first..last {
+            let rows = b * br..((b + 1) * br).min(n);
+            let (a, ra) = std::mem::take(&mut rest_a).split_at_mut(rows.len() * per_row_a);
+            let (bb, rb) = std::mem::take(&mut rest_b).split_at_mut(rows.len() * per_row_b);
+            rest_a = ra;
+            rest_b = rb;
+            jobs.push((b, rows, a, bb));
         }
-    };
-    if parallel {
-        // One entry into the pool for the whole pass: its workers stay busy
-        // from wave to wave instead of being woken once per wave.
-        pool.install(waves)
-    } else {
-        // One thread: run on the caller's own thread. Concurrent fits with
-        // n_threads=1 from several Python threads then really run in
-        // parallel instead of queueing on one shared worker.
-        waves()
+        let run = |(b, rows, a, bb): (usize, _, &mut [A], &mut [B])| f(b, rows, a, bb);
+        let partials: Vec<P> = match &pool.workers {
+            Some(workers) => shared(workers, pool.threads - 1, jobs, &run),
+            // One thread: on the caller's own thread. Concurrent fits
+            // with n_threads=1 from several Python threads then really
+            // run in parallel instead of queueing on a shared worker.
+            None => jobs.into_iter().map(run).collect(),
+        };
+        partials.into_iter().for_each(&mut combine);
+        first = last;
     }
+}
+
+/// Runs `f` on every job, shared between the calling thread and `helpers`
+/// tasks spawned on `workers`: each takes the next job not yet taken, so
+/// whoever is running does the work. Results in the jobs' order.
+fn shared<J, P, F>(workers: &ThreadPool, helpers: usize, jobs: Vec<J>, f: &F) -> Vec<P>
+where
+    J: Send,
+    P: Send,
+    F: Fn(J) -> P + Sync,
+{
+    let n = jobs.len();
+    let jobs: Vec<Mutex<Option<J>>> = jobs.into_iter().map(|j| Mutex::new(Some(j))).collect();
+    let results: Vec<Mutex<Option<P>>> = (0..n).map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    // A panic in `f` happens outside the locks: never poisoned, but nothing
+    // to lose by taking the value anyway.
+    fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+        m.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    let work = || loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if i >= n {
+            break;
+        }
+        let job = lock(&jobs[i]).take().expect("each job is taken once");
+        let p = f(job);
+        *lock(&results[i]) = Some(p);
+    };
+    workers.in_place_scope(|s| {
+        for _ in 0..helpers.min(n.saturating_sub(1)) {
+            s.spawn(|_| work());
+        }
+        work();
+    });
+    results
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .unwrap_or_else(|e| e.into_inner())
+                .expect("every job ran")
+        })
+        .collect()
 }
 
 #[cfg(test)]

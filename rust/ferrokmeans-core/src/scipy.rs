@@ -32,7 +32,7 @@ pub fn vq<F: Float>(
 
 /// The mean Euclidean distance of the rows to the nearest code.
 fn mean_distance<F: Float>(
-    pool: &rayon::ThreadPool,
+    pool: &crate::par::Pool,
     obs: &Data<'_, F>,
     c: &Centers<F>,
     labels: &mut [i32],

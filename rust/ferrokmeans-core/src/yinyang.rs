@@ -35,8 +35,8 @@
 
 use std::ops::Range;
 
+use crate::par::Pool;
 use ndarray::ArrayView2;
-use rayon::ThreadPool;
 
 use crate::assign::{Centers, Partial};
 use crate::data::Data;
@@ -110,7 +110,7 @@ pub(crate) fn group_centres<F: Float>(c: &Centers<F>, t: usize) -> Vec<Vec<usize
 /// features, with the stopping rules of [`crate::lloyd::lloyd`] and its
 /// results.
 pub fn yinyang<F: Float>(
-    pool: &ThreadPool,
+    pool: &Pool,
     x: &ArrayView2<'_, F>,
     weights: Option<&[F]>,
     init: Centers<F>,
@@ -125,7 +125,7 @@ pub fn yinyang<F: Float>(
 /// [`yinyang`] with at most `t` groups.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn yinyang_groups<F: Float>(
-    pool: &ThreadPool,
+    pool: &Pool,
     x: &ArrayView2<'_, F>,
     weights: Option<&[F]>,
     init: Centers<F>,
