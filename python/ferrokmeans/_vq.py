@@ -502,8 +502,9 @@ def vq(obs: Any, code_book: Any, check_finite: bool = True) -> tuple[_Array, _Ar
     -----
     Unlike scipy, NaN or infinity in ``obs`` raises ``ValueError`` even with
     ``check_finite=False`` (scipy then returns codes read from uninitialised
-    memory); the flag only skips the up-front scan of ``obs`` (the code book,
-    small, is always scanned). An empty ``obs`` gives empty results, as in
+    memory): the assignment pass finds them itself, and the flag only selects
+    the message (scipy's with True). The code book, small, is always scanned
+    up front. An empty ``obs`` gives empty results, as in
     scipy.
 
     Examples
@@ -519,8 +520,6 @@ def vq(obs: Any, code_book: Any, check_finite: bool = True) -> tuple[_Array, _Ar
     (array([1, 1, 0], dtype=int32), array([0.43588989, 0.73484692, 0.83066239]))
     """
     obs = _as_real_array(obs, "obs")
-    if check_finite:
-        _check_finite(obs, "obs")
     code_book = _as_real_array(code_book, "code_book")
     _check_small_finite(code_book, "code_book", check_finite)
     # scipy's compiled vq treats a scalar as one 1-D observation (or code).
@@ -541,9 +540,17 @@ def vq(obs: Any, code_book: Any, check_finite: bool = True) -> tuple[_Array, _Ar
         # No features: every code is at distance 0; scipy picks the first.
         n = obs.shape[0]
         return np.zeros(n, dtype=code_dtype), np.zeros(n, dtype=dtype)
-    codes, dist = _core.vq(
-        _as_2d(obs, dtype), _as_2d(code_book, dtype), resolve_n_threads(None)
-    )
+    try:
+        codes, dist = _core.vq(
+            _as_2d(obs, dtype), _as_2d(code_book, dtype), resolve_n_threads(None)
+        )
+    except ValueError:
+        # The core finds NaN and infinity itself (and squares that overflow);
+        # with check_finite, scipy's message when obs has them. Scanning obs
+        # only here spares every call a pass over it.
+        if check_finite:
+            _check_finite(obs, "obs")
+        raise
     return codes.astype(code_dtype, copy=False), dist
 
 
