@@ -38,8 +38,10 @@ pub fn resolve_threads(requested: usize) -> usize {
 
 /// The threads of a pass: the calling thread itself and `threads - 1`
 /// pool workers, which share the pass's blocks with it. The caller starts
-/// at once, so a worker that is slow to wake (an idle virtual CPU can take
-/// a fraction of a millisecond) delays nothing: the caller takes its blocks.
+/// at once, so while a worker is slow to wake (an idle virtual CPU can take
+/// a fraction of a millisecond) the caller takes its blocks; the pass (each
+/// wave of it) still ends only once every worker has run, if only to find
+/// no block left.
 #[derive(Debug)]
 pub struct Pool {
     /// The helpers (`None` for one thread).
