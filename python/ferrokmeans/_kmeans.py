@@ -392,7 +392,8 @@ class KMeans(
         assert best is not None
         centers, labels, inertia, n_iter, _ = best
 
-        distinct = int(np.unique(labels).size)
+        # Labels lie in [0, n_clusters): a count per cluster, not a sort.
+        distinct = int(np.count_nonzero(np.bincount(labels, minlength=self.n_clusters)))
         if distinct < self.n_clusters:
             warnings.warn(
                 f"Number of distinct clusters ({distinct}) found smaller than "
