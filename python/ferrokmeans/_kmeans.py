@@ -69,6 +69,17 @@ class _VerbosePrinter:
             )
 
 
+def _distinct_labels(labels: np.ndarray[Any, Any], k: int) -> int:
+    """How many of the clusters ``0..k-1`` hold a label: a count per cluster
+    rather than a sort, in chunks that bound the 64-bit copy ``bincount``
+    makes of int32 labels."""
+    seen = np.zeros(k, dtype=bool)
+    step = 1 << 20
+    for start in range(0, labels.size, step):
+        seen |= np.bincount(labels[start : start + step], minlength=k) > 0
+    return int(np.count_nonzero(seen))
+
+
 class KMeans(
     ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator
 ):
@@ -392,8 +403,7 @@ class KMeans(
         assert best is not None
         centers, labels, inertia, n_iter, _ = best
 
-        # Labels lie in [0, n_clusters): a count per cluster, not a sort.
-        distinct = int(np.count_nonzero(np.bincount(labels, minlength=self.n_clusters)))
+        distinct = _distinct_labels(labels, self.n_clusters)
         if distinct < self.n_clusters:
             warnings.warn(
                 f"Number of distinct clusters ({distinct}) found smaller than "
