@@ -1166,8 +1166,14 @@ fn take_labels_any<F: Float, const FMA: bool>(
 ) {
     *changed += old.iter().zip(new).filter(|(a, b)| a != b).count();
     old.copy_from_slice(new);
-    // A fold rather than `all`: no early exit, so it vectorises.
-    *finite &= dists.iter().fold(true, |ok, v| ok & v.is_finite());
+    *finite &= all_finite(dists);
+}
+
+/// Whether every one of `dists` is finite: a fold rather than `all`, with
+/// no early exit, so that it vectorises.
+#[inline(always)]
+fn all_finite<F: Float>(dists: &[F]) -> bool {
+    dists.iter().fold(true, |ok, v| ok & v.is_finite())
 }
 
 dispatch_fn!(
@@ -1196,7 +1202,7 @@ fn take_roots_any<F: Float, const FMA: bool>(
     for (o, v) in roots.iter_mut().zip(dists) {
         *o = v.sqrt();
     }
-    *finite &= dists.iter().fold(true, |ok, v| ok & v.is_finite());
+    *finite &= all_finite(dists);
 }
 
 dispatch_fn!(

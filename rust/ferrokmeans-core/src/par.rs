@@ -46,14 +46,8 @@ pub fn resolve_threads(requested: usize) -> usize {
 pub struct Pool {
     /// The helpers (`None` for one thread).
     workers: Option<ThreadPool>,
-    threads: usize,
-}
-
-impl Pool {
     /// Number of threads, the caller's included.
-    pub fn threads(&self) -> usize {
-        self.threads
-    }
+    threads: usize,
 }
 
 /// A [`Pool`] of `threads` threads (0: all cores). The last few pools are
