@@ -296,20 +296,36 @@ fn min_f<F: Float>(a: F, b: Option<F>) -> F {
 }
 
 /// Per-block buffers, reused from tile to tile.
-#[derive(Default)]
-struct Scratch {
+struct Scratch<F> {
     /// Rows of the tile that need ranking (indices into the tile), and
     /// for each the groups to rank (a range of `groups`): each group with
     /// [`FULL`] or the one block of it to rank.
     pending: Vec<(usize, Range<usize>)>,
     groups: Vec<(usize, usize)>,
     blocks: Vec<usize>,
+    /// [`Step::rank_all`]'s copies of the pending rows and their ranking
+    /// values, grown and never shrunk (not allocated and zeroed again for
+    /// every tile).
+    rows: Vec<F>,
+    values: Vec<F>,
+}
+
+impl<F> Default for Scratch<F> {
+    fn default() -> Self {
+        Scratch {
+            pending: Vec::new(),
+            groups: Vec::new(),
+            blocks: Vec::new(),
+            rows: Vec::new(),
+            values: Vec::new(),
+        }
+    }
 }
 
 impl<F: Float> Step<'_, '_, F> {
     /// Assigns the rows `first..first + lab.len()`, updating their labels
     /// and bounds; returns how many labels changed.
-    fn tile(&self, first: usize, lab: &mut [i32], bnd: &mut [F], s: &mut Scratch) -> usize {
+    fn tile(&self, first: usize, lab: &mut [i32], bnd: &mut [F], s: &mut Scratch<F>) -> usize {
         // The bookkeeping (bounds, minima over lanes) vectorises far better
         // with the wider instruction sets; the arithmetic is the same.
         #[cfg(target_arch = "x86_64")]
@@ -320,7 +336,7 @@ impl<F: Float> Step<'_, '_, F> {
                 first: usize,
                 lab: &mut [i32],
                 bnd: &mut [F],
-                s: &mut Scratch,
+                s: &mut Scratch<F>,
             ) -> usize {
                 st.tile_impl(first, lab, bnd, s)
             }
@@ -330,7 +346,7 @@ impl<F: Float> Step<'_, '_, F> {
                 first: usize,
                 lab: &mut [i32],
                 bnd: &mut [F],
-                s: &mut Scratch,
+                s: &mut Scratch<F>,
             ) -> usize {
                 st.tile_impl(first, lab, bnd, s)
             }
@@ -346,7 +362,7 @@ impl<F: Float> Step<'_, '_, F> {
     }
 
     #[inline(always)]
-    fn tile_impl(&self, first: usize, lab: &mut [i32], bnd: &mut [F], s: &mut Scratch) -> usize {
+    fn tile_impl(&self, first: usize, lab: &mut [i32], bnd: &mut [F], s: &mut Scratch<F>) -> usize {
         let t = self.ranges.len();
         s.pending.clear();
         s.groups.clear();
@@ -363,17 +379,19 @@ impl<F: Float> Step<'_, '_, F> {
             let u: F = round_up((b[0].as_f64() + self.moved[a]) * (1.0 + OUTWARD));
             b[0] = u;
             let lowest = shrink_bounds(&mut b[1..], &self.drift).as_f64();
-            if lowest > self.geo.settle_limit(a, u.as_f64()) {
+            // (`settled` rather than comparing with `settle_limit`: no square
+            // root for the rows that most often stop here.)
+            if self.geo.settled(a, u.as_f64(), lowest) {
                 continue;
             }
             let row = row_of(self.x, first + r);
             let u: F =
                 round_up(dist_up(row.as_ref(), self.centers.row(a)).sqrt() * (1.0 + OUTWARD));
             b[0] = u;
-            let limit = self.geo.settle_limit(a, u.as_f64());
-            if lowest > limit {
+            if self.geo.settled(a, u.as_f64(), lowest) {
                 continue;
             }
+            let limit = self.geo.settle_limit(a, u.as_f64());
             // A bound above `limit_f` is above `limit`.
             let limit_f: F = round_up(limit);
             let own = self.group_of[a];
@@ -490,32 +508,42 @@ impl<F: Float> Step<'_, '_, F> {
     /// grouped centres, the label as Lloyd's argmin (smallest value, ties to
     /// the lowest original index), and every group's bound from its values.
     #[inline(always)]
-    fn rank_all(&self, first: usize, lab: &mut [i32], bnd: &mut [F], s: &mut Scratch) -> usize {
+    fn rank_all(&self, first: usize, lab: &mut [i32], bnd: &mut [F], s: &mut Scratch<F>) -> usize {
         const L: usize = VALUE_ROWS;
         let t = self.ranges.len();
         let d = self.centers.d;
         let m = s.pending.len();
-        let mut rows = Vec::with_capacity(m * d);
+        let rows = &mut s.rows;
+        rows.clear();
         for (r, _) in &s.pending {
             rows.extend_from_slice(row_of(self.x, first + r).as_ref());
         }
         let w = padded_k(&self.grouped);
-        let mut values = vec![F::zero(); m.div_ceil(L) * w * L];
-        expansion_values(&rows, &self.grouped, &mut values);
+        let size = m.div_ceil(L) * w * L;
+        if s.values.len() < size {
+            s.values.resize(size, F::zero());
+        }
+        // Every value is written by `expansion_values`.
+        let values = &mut s.values[..size];
+        expansion_values(rows, &self.grouped, values);
         let mut changed = 0;
+        // Per group and row (rows in lanes): best and second-best value and
+        // the best position, in position order; every group's are written
+        // for each chunk of rows. Positions as F, like the kernels' indices
+        // (exact: far below 2^24 positions).
+        let mut v1 = vec![[F::infinity(); L]; t];
+        let mut v2 = vec![[F::infinity(); L]; t];
+        let mut p1 = vec![[F::zero(); L]; t];
         for (q, chunk) in s.pending.chunks(L).enumerate() {
             let vals = &values[q * w * L..(q + 1) * w * L];
             let lane =
                 |p: usize| -> &[F; L] { vals[p * L..(p + 1) * L].try_into().expect("L lanes") };
-            // Per group and row (rows in lanes): best and second-best value
-            // and the best position, in position order.
-            let mut v1 = vec![[F::infinity(); L]; t];
-            let mut v2 = vec![[F::infinity(); L]; t];
-            // Positions as F, like the kernels' indices (exact: far below
-            // 2^24 positions).
-            let mut p1 = vec![[F::zero(); L]; t];
             for (g, range) in self.ranges.iter().enumerate() {
-                let (a1, a2, ap) = (&mut v1[g], &mut v2[g], &mut p1[g]);
+                // Kept in registers across the group's positions (written
+                // back once): through memory, every position waited for
+                // the previous one's stores.
+                let (mut a1, mut a2, mut ap) =
+                    ([F::infinity(); L], [F::infinity(); L], [F::zero(); L]);
                 for p in range.start * BLOCK..range.end * BLOCK {
                     let v = lane(p);
                     let pf = F::from_f64(p as f64);
@@ -527,6 +555,7 @@ impl<F: Float> Step<'_, '_, F> {
                         ap[l] = if lt { pf } else { ap[l] };
                     }
                 }
+                (v1[g], v2[g], p1[g]) = (a1, a2, ap);
             }
             for (l, (r, _)) in chunk.iter().enumerate() {
                 let (r, i) = (*r, q * L + l);
