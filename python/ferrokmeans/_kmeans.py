@@ -132,10 +132,9 @@ class KMeans(
         runs 'hamerly' for 8 features or fewer. 'elkan' is accepted for
         scikit-learn compatibility and runs 'hamerly' (two bounds per sample
         instead of ``n_clusters + 1``). 'auto' (the default; scikit-learn's
-        default is 'lloyd', which gives the same results) picks, for dense
-        data with at least 16 features, 'hamerly' for 32 to 128 clusters and
-        'yinyang' above, where they measured faster, else 'lloyd'. Sparse
-        data always runs 'lloyd'.
+        default is 'lloyd', which gives the same results) picks 'yinyang'
+        for dense data with at least 16 features and 32 clusters, where it
+        measured faster, else 'lloyd'. Sparse data always runs 'lloyd'.
     n_threads : int or None, default=None
         Threads for the Rust core. None uses the ``FERROKMEANS_NUM_THREADS``
         environment variable when set, else all cores. Results do not depend
