@@ -303,11 +303,11 @@ struct Scratch<F> {
     pending: Vec<(usize, Range<usize>)>,
     groups: Vec<(usize, usize)>,
     blocks: Vec<usize>,
-    /// [`Step::rank_all`]'s copies of the pending rows and their ranking
-    /// values, grown and never shrunk (not allocated and zeroed again for
-    /// every tile).
+    /// [`Step::rank_all`]'s copies of the pending rows, grown and never
+    /// shrunk. (Its ranking values, up to [`YTILE`] × k, are allocated per
+    /// call: kept alive as well, they raised the peak memory of a fit on W6
+    /// by a third of X.)
     rows: Vec<F>,
-    values: Vec<F>,
 }
 
 impl<F> Default for Scratch<F> {
@@ -317,7 +317,6 @@ impl<F> Default for Scratch<F> {
             groups: Vec::new(),
             blocks: Vec::new(),
             rows: Vec::new(),
-            values: Vec::new(),
         }
     }
 }
@@ -519,13 +518,8 @@ impl<F: Float> Step<'_, '_, F> {
             rows.extend_from_slice(row_of(self.x, first + r).as_ref());
         }
         let w = padded_k(&self.grouped);
-        let size = m.div_ceil(L) * w * L;
-        if s.values.len() < size {
-            s.values.resize(size, F::zero());
-        }
-        // Every value is written by `expansion_values`.
-        let values = &mut s.values[..size];
-        expansion_values(rows, &self.grouped, values);
+        let mut values = vec![F::zero(); m.div_ceil(L) * w * L];
+        expansion_values(rows, &self.grouped, &mut values);
         let mut changed = 0;
         // Per group and row (rows in lanes): best and second-best value and
         // the best position, in position order; every group's are written
