@@ -233,8 +233,27 @@ fn column_moments<F: Float>(
     match x {
         Data::Dense(v) => {
             for i in rows {
-                for (j, val) in v.row(i).iter().enumerate() {
-                    s[j] += dev(j, *val);
+                let row = v.row(i);
+                // Contiguous rows without the closure and bounds checks, so
+                // that the columns vectorise (the same additions, in the
+                // same order).
+                match (row.as_slice(), center) {
+                    (Some(r), None) => {
+                        for (a, x) in s.iter_mut().zip(r) {
+                            *a += x.as_f64();
+                        }
+                    }
+                    (Some(r), Some(m)) => {
+                        for ((a, x), m) in s.iter_mut().zip(r).zip(m) {
+                            let t = x.as_f64() - m;
+                            *a += t * t;
+                        }
+                    }
+                    (None, _) => {
+                        for (j, val) in row.iter().enumerate() {
+                            s[j] += dev(j, *val);
+                        }
+                    }
                 }
             }
         }
