@@ -5,7 +5,8 @@
 //! scikit-learn's `make_blobs`; or, when `FILE` is given, N × D raw
 //! little-endian float32 values read from it (so that other libraries can be
 //! timed on the very same data). Prints the median of 5 runs in microseconds
-//! (`REPEATS=n` in the environment: n runs).
+//! (`REPEATS=n` in the environment: n runs; `F64=1`: the data converted to
+//! float64).
 
 use std::time::Instant;
 
@@ -61,12 +62,23 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(5)
         .max(1);
+    let x64 = std::env::var_os("F64").map(|_| x.mapv(f64::from));
     let mut times = Vec::new();
     let mut idx = Vec::new();
     for _ in 0..repeats {
         let t = Instant::now();
-        let (_, i) =
-            kmeans_plusplus(Data::Dense(x.view()), None, k, None, 0, threads, &mut ()).unwrap();
+        let i = match &x64 {
+            Some(x) => {
+                kmeans_plusplus(Data::Dense(x.view()), None, k, None, 0, threads, &mut ())
+                    .unwrap()
+                    .1
+            }
+            None => {
+                kmeans_plusplus(Data::Dense(x.view()), None, k, None, 0, threads, &mut ())
+                    .unwrap()
+                    .1
+            }
+        };
         times.push(t.elapsed().as_secs_f64());
         idx = i.to_vec();
     }
