@@ -16,12 +16,35 @@ fn run<F: ferrokmeans_core::Float>(
     algorithm: Algorithm,
 ) {
     let mut state = 12345u64;
-    let x = Array2::from_shape_fn((n, d), |_| {
+    let mut uniform = move || {
         state = state
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
-        F::from_f64((state >> 11) as f64 / (1u64 << 53) as f64)
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    // BLOBS="count,spread": rows around `count` centres uniform in
+    // [-10, 10]^d, each feature off by a uniform in ±spread·√3 (the
+    // spread of a Gaussian of that standard deviation); else uniform rows.
+    let blobs: Option<(usize, f64)> = std::env::var("BLOBS").ok().and_then(|s| {
+        let (a, b) = s.split_once(',')?;
+        Some((a.parse().ok()?, b.parse().ok()?))
     });
+    let x = match blobs {
+        Some((count, spread)) => {
+            let centres: Vec<f64> = (0..count * d).map(|_| 20.0 * uniform() - 10.0).collect();
+            let mut x = Array2::zeros((n, d));
+            for mut row in x.rows_mut() {
+                let b = (uniform() * count as f64) as usize;
+                for (f, v) in row.iter_mut().enumerate() {
+                    *v = F::from_f64(
+                        centres[b * d + f] + spread * 3f64.sqrt() * (2.0 * uniform() - 1.0),
+                    );
+                }
+            }
+            x
+        }
+        None => Array2::from_shape_fn((n, d), |_| F::from_f64(uniform())),
+    };
     let init = x.slice(ndarray::s![..k, ..]).to_owned();
     let params = KMeansParams::new(k)
         .init(Init::Centers(init))

@@ -24,6 +24,8 @@ use crate::data::CsrView;
 use crate::float::Float;
 use std::ops::Range;
 
+mod screen;
+
 /// Rows handled together by the large-`d` kernel (its SIMD lanes).
 const BR: usize = 16;
 /// Centres per register block of the large-`d` kernel.
@@ -82,6 +84,8 @@ pub struct Centers<F> {
     err_exact: f64,
     /// `2 · max_j ‖c_j - μ‖²`.
     twice_max_norm_mu: f64,
+    /// The 8-bit screen of the large-`d` kernel, where it applies.
+    screen: Option<Box<screen::ScreenCentres>>,
 }
 
 impl<F: Float> Centers<F> {
@@ -134,9 +138,12 @@ impl<F: Float> Centers<F> {
         }
         let max_norm_mu = norms_mu.iter().fold(0f64, |m, v| m.max(v.as_f64()));
         let unit = F::epsilon().as_f64() / 2.0 * 1.01;
+        let err_expansion = (d + 4) as f64 * unit;
+        let screen = screen::ScreenCentres::build(&centred, k, d, err_expansion).map(Box::new);
         norms_mu.resize(blocks * BC, F::infinity());
         Centers {
-            err_expansion: (d + 4) as f64 * unit,
+            screen,
+            err_expansion,
             err_exact: (d + 3) as f64 * unit,
             twice_max_norm_mu: 2.0 * max_norm_mu,
             data,
@@ -175,6 +182,9 @@ impl<F: Float> Centers<F> {
             ranges.push(first..orig.len() / BC);
         }
         let mut c = Self::with_mu(data, orig.len(), d, self.mu.clone());
+        // The bound-based algorithms rank with the blocked kernel's values
+        // alone; the screen would also need the padding's norms.
+        c.screen = None;
         for (p, &j) in orig.iter().enumerate() {
             if j == usize::MAX {
                 c.norms_mu[p] = F::infinity();
@@ -1351,6 +1361,9 @@ fn nearest_any<F: Float, const MODE: u8>(tile: &[F], c: &Centers<F>, out: &mut O
         7 => nearest_small::<F, 7, MODE>(tile, c, out),
         8 => nearest_small::<F, 8, MODE>(tile, c, out),
         _ if c.k <= FEW => nearest_few::<F, MODE>(tile, c, out),
+        _ if (MODE == RANK || MODE == LABELS) && c.screen.is_some() => {
+            screen::nearest_screened::<F, MODE>(tile, c, out)
+        }
         _ => nearest_large::<F, MODE>(tile, c, out),
     }
 }
@@ -1402,6 +1415,13 @@ pub(crate) fn nearest_dense_labels<F: Float>(
 /// row the best and second-best expansion values and `‖x - μ‖²`.
 pub(crate) fn nearest_dense_bounds<F: Float>(tile: &[F], c: &Centers<F>, out: &mut Out<'_, F>) {
     nearest_any::<F, BOUNDS>(tile, c, out)
+}
+
+/// Whether Lloyd passes over `k` centres of `d` features use the 8-bit
+/// screen of the large-`d` kernel on this CPU (the same results, fewer
+/// operations; see `kernel/screen.rs`).
+pub fn screened_shape(d: usize, k: usize) -> bool {
+    screen::applies(d, k)
 }
 
 /// Squared norm of each row of the row-major `m` (`d` columns).
