@@ -138,13 +138,14 @@ impl<F: Float> Centers<F> {
         }
         let max_norm_mu = norms_mu.iter().fold(0f64, |m, v| m.max(v.as_f64()));
         let unit = F::epsilon().as_f64() / 2.0 * 1.01;
-        let err_expansion = (d + 4) as f64 * unit;
-        let screen = screen::ScreenCentres::build(&centred, k, d, err_expansion).map(Box::new);
+        let (err_expansion, err_exact) = ((d + 4) as f64 * unit, (d + 3) as f64 * unit);
+        let screen =
+            screen::ScreenCentres::build(&centred, k, d, err_expansion, err_exact).map(Box::new);
         norms_mu.resize(blocks * BC, F::infinity());
         Centers {
             screen,
             err_expansion,
-            err_exact: (d + 3) as f64 * unit,
+            err_exact,
             twice_max_norm_mu: 2.0 * max_norm_mu,
             data,
             sq_norms,
@@ -1361,7 +1362,7 @@ fn nearest_any<F: Float, const MODE: u8>(tile: &[F], c: &Centers<F>, out: &mut O
         7 => nearest_small::<F, 7, MODE>(tile, c, out),
         8 => nearest_small::<F, 8, MODE>(tile, c, out),
         _ if c.k <= FEW => nearest_few::<F, MODE>(tile, c, out),
-        _ if (MODE == RANK || MODE == LABELS) && c.screen.is_some() => {
+        _ if MODE != BOUNDS && c.screen.is_some() => {
             screen::nearest_screened::<F, MODE>(tile, c, out)
         }
         _ => nearest_large::<F, MODE>(tile, c, out),

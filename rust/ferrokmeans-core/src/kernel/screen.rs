@@ -17,7 +17,7 @@
 //! Rows are quantised per group of [`BR`] as the group is read (no copy of
 //! the data is kept), the centres once per pass ([`ScreenCentres`]).
 
-use super::{finish_rows, Centers, Found, Out, BC, BR, LABELS};
+use super::{finish_rows, nearest_blocked, Centers, Found, Out, BC, BR, EXACT, LABELS};
 use crate::float::Float;
 
 /// Centres per register block of the screen: one accumulator vector each.
@@ -66,6 +66,8 @@ pub(super) struct ScreenCentres {
     /// Relative slack for the rounding of the estimate (in `f32`) and of the
     /// exact value (the expansion's error coefficient).
     gamma: f32,
+    /// The relative error bound of the exact sums `Σ (x - c)²`, `(d + 3)u`.
+    err_exact: f32,
     quads: usize,
 }
 
@@ -107,6 +109,7 @@ impl ScreenCentres {
         k: usize,
         d: usize,
         err_expansion: f64,
+        err_exact: f64,
     ) -> Option<Self> {
         if !applies(d, k) {
             return None;
@@ -178,6 +181,7 @@ impl ScreenCentres {
             a_mu: up(a_mu),
             shift_norm: up(shift_norm),
             gamma: (8.0 * f32::EPSILON as f64 + err_expansion) as f32,
+            err_exact: (err_exact * 1.01) as f32,
             quads,
         })
     }
@@ -296,7 +300,11 @@ mod x86 {
             let one = _mm512_set1_ps(1.001);
             let a = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_sqrt_ps(q2)), one);
             let b0 = _mm512_mul_ps(_mm512_sqrt_ps(e2), one);
-            let b = _mm512_fmadd_ps(_mm512_add_ps(a, b0), _mm512_set1_ps(2.4e-7), b0);
+            let b = _mm512_fmadd_ps(
+                _mm512_add_ps(_mm512_add_ps(a, b0), _mm512_set1_ps(sc.shift_norm)),
+                _mm512_set1_ps(2.4e-7),
+                b0,
+            );
             let (am, bm) = (_mm512_set1_ps(sc.a_max), _mm512_set1_ps(sc.b_max));
             let quant = _mm512_mul_ps(
                 _mm512_fmadd_ps(a, bm, _mm512_mul_ps(b, am)),
@@ -309,7 +317,14 @@ mod x86 {
             let xr = _mm512_add_ps(_mm512_add_ps(a, b), _mm512_set1_ps(sc.shift_norm));
             let size = _mm512_fmadd_ps(_mm512_add_ps(xr, xr), big, _mm512_mul_ps(big, big));
             let round = _mm512_mul_ps(size, _mm512_set1_ps(sc.gamma * 1.01));
-            rows.delta = _mm512_add_ps(_mm512_add_ps(quant, round), _mm512_set1_ps(1e-30));
+            // The exact sums Σ (x - c)² (the `EXACT` mode) are within
+            // (d + 3)u of ‖x - c‖² ≤ (‖x - ν‖ + ‖c - ν‖)².
+            let far = _mm512_add_ps(xr, big);
+            let sums = _mm512_mul_ps(_mm512_mul_ps(far, far), _mm512_set1_ps(sc.err_exact * 1.01));
+            rows.delta = _mm512_add_ps(
+                _mm512_add_ps(_mm512_add_ps(quant, round), sums),
+                _mm512_set1_ps(1e-30),
+            );
             rows.factor = _mm512_mul_ps(s, _mm512_set1_ps(sc.two_scale));
             rows.all = !finite;
         }
@@ -400,6 +415,20 @@ mod x86 {
         }
     }
 
+    /// Per-thread buffers of [`screened`].
+    #[derive(Default)]
+    struct Scratch {
+        est: Vec<f32>,
+        block_min: Vec<f32>,
+        lanes: Vec<i32>,
+        cents: Vec<i32>,
+        vals: Vec<f64>,
+    }
+
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+    }
+
     /// The smallest of 16 vectors, lane by lane (a tree).
     #[inline(always)]
     unsafe fn min16(v: &[__m512; SB]) -> __m512 {
@@ -424,7 +453,11 @@ mod x86 {
         let n = out.labels.len();
         let k = c.k;
         let blocks = k.div_ceil(SB);
+        let exact = MODE == EXACT;
         let mut xg = vec![F::zero(); d * BR];
+        // The raw rows, transposed (the `EXACT` mode's sums).
+        let mut xr = vec![F::zero(); if exact { d * BR } else { 0 }];
+        let zeros = vec![F::zero(); d];
         let mut rows = Rows {
             words: vec![0i32; sc.quads * BR],
             factor: _mm512_setzero_ps(),
@@ -432,23 +465,46 @@ mod x86 {
             all: 0,
         };
         // The estimates of the group, centre by centre (16 lanes each), and
-        // their minima per block of centres.
-        let mut est = vec![0f32; blocks * SB * BR];
-        let mut block_min = vec![0f32; blocks * BR];
-        // The pairs that need exact values: lane and centre (room for every
-        // pair of the group and one vector more).
-        let mut lanes = vec![0i32; (blocks * SB + 2) * BR];
-        let mut cents = vec![0i32; (blocks * SB + 2) * BR];
-        let mut vals = vec![F::zero(); (blocks * SB + 2) * BR];
+        // their minima per block of centres; the pairs that need exact
+        // values (lane and centre) and those values. Buffers kept per thread
+        // from call to call: a call is one tile of rows, and allocating
+        // (and zeroing) them per tile cost a fifth of the pass.
+        let mut scratch = SCRATCH.with(|s| s.take());
+        let Scratch {
+            est,
+            block_min,
+            lanes,
+            cents,
+            vals,
+        } = &mut scratch;
+        let grow = |v: &mut Vec<i32>, len: usize| {
+            if v.len() < len {
+                v.resize(len, 0)
+            }
+        };
+        if est.len() < blocks * SB * BR {
+            est.resize(blocks * SB * BR, 0.0);
+        }
+        if block_min.len() < blocks * BR {
+            block_min.resize(blocks * BR, 0.0);
+        }
+        grow(lanes, 4 * BR);
+        grow(cents, 4 * BR);
         let iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
         for g in 0..n.div_ceil(BR) {
             let rows_g = (g * BR)..((g + 1) * BR).min(n);
             let live = rows_g.len();
-            if live < BR {
-                xg.fill(F::zero());
-            }
+            let live_mask: u16 = if live == BR {
+                u16::MAX
+            } else {
+                (1u16 << live) - 1
+            };
             // SAFETY: this function's features; rows `rows_g` of `tile`.
             unsafe { transpose_group(tile, rows_g.start, live, d, &c.mu, &mut xg) };
+            if exact {
+                // SAFETY: as above (x - 0 is x).
+                unsafe { transpose_group(tile, rows_g.start, live, d, &zeros, &mut xr) };
+            }
             let mut xn = [F::zero(); BR];
             if MODE != LABELS {
                 for xv in xg.chunks_exact(BR) {
@@ -460,6 +516,19 @@ mod x86 {
             // SAFETY: this function's features; the buffers' lengths as
             // `quantise` documents.
             unsafe { quantise(&xg, d, sc, &mut rows) };
+            if rows.all & live_mask != 0 {
+                // Values that are not finite or whose squares leave f32's
+                // range: this group goes through the blocked kernel.
+                let r = rows_g.clone();
+                let mut sub = Out {
+                    labels: &mut out.labels[r.clone()],
+                    dists: &mut out.dists[r.clone()],
+                    second: &mut [],
+                    xn: &mut [],
+                };
+                nearest_blocked::<F, true, MODE>(&tile[r.start * d..r.end * d], c, &mut sub);
+                continue;
+            }
             let mut best_est = _mm512_set1_ps(f32::INFINITY);
             for b in 0..blocks {
                 let mut acc: [__m512i; SB] =
@@ -497,12 +566,7 @@ mod x86 {
                 _mm512_set1_ps(f32::INFINITY),
             );
             limit = _mm512_mask_blend_ps(finite, _mm512_set1_ps(f32::INFINITY), limit);
-            let live_mask: u16 = if live == BR {
-                u16::MAX
-            } else {
-                (1u16 << live) - 1
-            };
-            let all = (rows.all | !finite) & live_mask;
+            let all = !finite & live_mask;
             let mut count = 0usize;
             for b in 0..blocks {
                 // SAFETY: as above.
@@ -516,6 +580,10 @@ mod x86 {
                     let m = (_mm512_cmp_ps_mask::<_CMP_LE_OQ>(e, limit) & live_mask) | all;
                     if m == 0 {
                         continue;
+                    }
+                    if lanes.len() < count + BR {
+                        grow(lanes, 2 * (count + BR));
+                        grow(cents, 2 * (count + BR));
                     }
                     // SAFETY: `lanes` and `cents` have room for 16 more.
                     unsafe {
@@ -533,8 +601,18 @@ mod x86 {
             }
             // SAFETY: this function's features; `count` pairs, buffers with
             // room for a vector more.
-            unsafe { exact_values(&xg, c, &lanes, &cents, count, &mut vals) };
-            let mut best = [F::infinity(); BR];
+            if vals.len() < count + BR {
+                vals.resize(count + BR, 0.0);
+            }
+            unsafe {
+                if exact {
+                    exact_values::<F, true>(&xr, c, lanes, cents, count, vals)
+                } else {
+                    exact_values::<F, false>(&xg, c, lanes, cents, count, vals)
+                }
+            };
+            // The values in F, widened exactly: the same comparisons.
+            let mut best = [f64::INFINITY; BR];
             let mut idx = [0usize; BR];
             for i in 0..count {
                 let (l, v) = (lanes[i] as usize, vals[i]);
@@ -542,6 +620,17 @@ mod x86 {
                     best[l] = v;
                     idx[l] = cents[i] as usize;
                 }
+            }
+            let best: [F; BR] = best.map(F::from_f64);
+            if exact {
+                // The exact nearest centre among all that can be nearest
+                // (every other is farther by the bound), ties to the lowest
+                // index; its exact distance (finite: the values are).
+                for l in 0..live {
+                    out.labels[rows_g.start + l] = idx[l] as i32;
+                    out.dists[rows_g.start + l] = best[l];
+                }
+                continue;
             }
             let found: [Found<F>; BR] = std::array::from_fn(|l| Found {
                 best: best[l],
@@ -551,6 +640,7 @@ mod x86 {
             });
             finish_rows::<F, MODE>(tile, c, &found[..live], rows_g.start, out);
         }
+        SCRATCH.with(|s| s.replace(scratch));
     }
 
     /// The blocked kernel's `g_j` of the first `count` pairs (lane
@@ -561,13 +651,13 @@ mod x86 {
     /// independent chains. (Gathering the pairs into lanes is slower: this
     /// CPU's gathers cost more than the multiply-adds they save.)
     #[inline(always)]
-    unsafe fn exact_values<F: Float>(
+    unsafe fn exact_values<F: Float, const RAW: bool>(
         xg: &[F],
         c: &Centers<F>,
         lanes: &[i32],
         cents: &[i32],
         count: usize,
-        vals: &mut [F],
+        vals: &mut [f64],
     ) {
         const P: usize = 8;
         let d = c.d;
@@ -577,18 +667,28 @@ mod x86 {
                 && cents.len() >= count
                 && vals.len() >= count
         );
-        let offset = |j: usize| (j / BC) * d * BC + j % BC;
+        // Where feature f of centre j sits: the packed `-2(c - μ)` (blocks of
+        // BC centres, feature by feature), or the raw centres (row-major).
+        let (stride, offset): (usize, &dyn Fn(usize) -> usize) = if RAW {
+            (1, &|j| j * d)
+        } else {
+            (BC, &|j| (j / BC) * d * BC + j % BC)
+        };
         // SAFETY: the caller has the CPU features; `cents` are centres of
-        // `c` (below `k`), so every read of `packed` (offset + f·BC) and
-        // `norms_mu` is inside; `xg` holds d·BR values.
+        // `c` (below `k`), so every read of `packed` / `data` (offset +
+        // f·stride) and `norms_mu` is inside; `xg` holds d·BR values.
         unsafe {
-            let cp = c.packed.as_ptr();
+            let cp = if RAW {
+                c.data.as_ptr()
+            } else {
+                c.packed.as_ptr()
+            };
             let np = c.norms_mu.as_ptr();
             let mut i = 0;
             while i < count {
                 let m = (count - i).min(P);
-                let co: [usize; P] =
-                    std::array::from_fn(|q| offset(cents[i + q.min(m - 1)] as usize));
+                let pair = |q: usize| i + q.min(m - 1);
+                let co: [usize; P] = std::array::from_fn(|q| offset(cents[pair(q)] as usize));
                 if is_f32::<F>() {
                     let (xp, cp, np) = (
                         xg.as_ptr().cast::<f32>(),
@@ -596,23 +696,29 @@ mod x86 {
                         np.cast::<f32>(),
                     );
                     let mut acc: [__m512; P] = std::array::from_fn(|q| {
-                        _mm512_set1_ps(*np.add(cents[i + q.min(m - 1)] as usize))
+                        if RAW {
+                            _mm512_setzero_ps()
+                        } else {
+                            _mm512_set1_ps(*np.add(cents[pair(q)] as usize))
+                        }
                     });
                     for f in 0..d {
                         let xv = _mm512_loadu_ps(xp.add(f * BR));
                         for q in 0..P {
-                            acc[q] = _mm512_fmadd_ps(
-                                xv,
-                                _mm512_set1_ps(*cp.add(co[q] + f * BC)),
-                                acc[q],
-                            );
+                            let cv = _mm512_set1_ps(*cp.add(co[q] + f * stride));
+                            acc[q] = if RAW {
+                                // Σ (x - c)² in feature order, unfused.
+                                let t = _mm512_sub_ps(xv, cv);
+                                _mm512_add_ps(acc[q], _mm512_mul_ps(t, t))
+                            } else {
+                                _mm512_fmadd_ps(xv, cv, acc[q])
+                            };
                         }
                     }
                     for q in 0..m {
                         let mut lanes_v = [0f32; 16];
                         _mm512_storeu_ps(lanes_v.as_mut_ptr(), acc[q]);
-                        *vals.as_mut_ptr().add(i + q).cast::<f32>() =
-                            lanes_v[lanes[i + q] as usize];
+                        vals[i + q] = lanes_v[lanes[i + q] as usize] as f64;
                     }
                 } else {
                     let (xp, cp, np) = (
@@ -621,26 +727,30 @@ mod x86 {
                         np.cast::<f64>(),
                     );
                     // The half of the group's vector that holds each pair's lane.
-                    let h: [usize; P] =
-                        std::array::from_fn(|q| (lanes[i + q.min(m - 1)] as usize) & 8);
+                    let h: [usize; P] = std::array::from_fn(|q| (lanes[pair(q)] as usize) & 8);
                     let mut acc: [__m512d; P] = std::array::from_fn(|q| {
-                        _mm512_set1_pd(*np.add(cents[i + q.min(m - 1)] as usize))
+                        if RAW {
+                            _mm512_setzero_pd()
+                        } else {
+                            _mm512_set1_pd(*np.add(cents[pair(q)] as usize))
+                        }
                     });
                     for f in 0..d {
                         for q in 0..P {
                             let xv = _mm512_loadu_pd(xp.add(f * BR + h[q]));
-                            acc[q] = _mm512_fmadd_pd(
-                                xv,
-                                _mm512_set1_pd(*cp.add(co[q] + f * BC)),
-                                acc[q],
-                            );
+                            let cv = _mm512_set1_pd(*cp.add(co[q] + f * stride));
+                            acc[q] = if RAW {
+                                let t = _mm512_sub_pd(xv, cv);
+                                _mm512_add_pd(acc[q], _mm512_mul_pd(t, t))
+                            } else {
+                                _mm512_fmadd_pd(xv, cv, acc[q])
+                            };
                         }
                     }
                     for q in 0..m {
                         let mut lanes_v = [0f64; 8];
                         _mm512_storeu_pd(lanes_v.as_mut_ptr(), acc[q]);
-                        *vals.as_mut_ptr().add(i + q).cast::<f64>() =
-                            lanes_v[(lanes[i + q] as usize) & 7];
+                        vals[i + q] = lanes_v[(lanes[i + q] as usize) & 7];
                     }
                 }
                 i += m;
@@ -702,7 +812,7 @@ mod tests {
             "{what}: the screen applies here"
         );
         let n = tile.len() / d;
-        for mode in [RANK, LABELS] {
+        for mode in [RANK, LABELS, EXACT] {
             let run = |screened: bool| {
                 let (mut labels, mut dists) = (vec![-1; n], vec![F::nan(); n]);
                 let mut out = Out {
@@ -713,9 +823,11 @@ mod tests {
                 };
                 match (screened, mode) {
                     (true, RANK) => nearest_screened::<F, RANK>(&tile, &c, &mut out),
-                    (true, _) => nearest_screened::<F, LABELS>(&tile, &c, &mut out),
+                    (true, LABELS) => nearest_screened::<F, LABELS>(&tile, &c, &mut out),
+                    (true, _) => nearest_screened::<F, EXACT>(&tile, &c, &mut out),
                     (false, RANK) => nearest_large::<F, RANK>(&tile, &c, &mut out),
-                    (false, _) => nearest_large::<F, LABELS>(&tile, &c, &mut out),
+                    (false, LABELS) => nearest_large::<F, LABELS>(&tile, &c, &mut out),
+                    (false, _) => nearest_large::<F, EXACT>(&tile, &c, &mut out),
                 }
                 (
                     labels,
