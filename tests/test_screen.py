@@ -1,6 +1,6 @@
 """The 8-bit screen of the distance kernel changes no result.
 
-From 48 features and 128 clusters, on CPUs with AVX-512 VNNI, the kernel
+From 16 features and 64 clusters, on CPUs with AVX-512 VNNI, the kernel
 first estimates the comparisons with 8-bit integer dot products and computes
 exactly only the centres that can be nearest. A user sees it only in the
 time: fits, ``predict``, ``score`` and ``vq`` give the same bits as with the

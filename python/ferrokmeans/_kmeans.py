@@ -134,7 +134,7 @@ class KMeans(
         instead of ``n_clusters + 1``). 'auto' (the default; scikit-learn's
         default is 'lloyd', which gives the same results) picks 'yinyang'
         for dense data with at least 16 features and 32 clusters, where it
-        measured faster, else 'lloyd'; but 'lloyd' from 48 features and 128
+        measured faster, else 'lloyd'; but 'lloyd' from 16 features and 512
         clusters on CPUs with AVX-512 VNNI, where its passes are screened by
         8-bit dot products (same results, measured faster than 'yinyang').
         Sparse data always runs 'lloyd'.

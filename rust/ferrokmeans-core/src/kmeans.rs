@@ -71,10 +71,13 @@ impl Algorithm {
             Algorithm::Yinyang => Runner::Yinyang,
             Algorithm::Auto if d < 16 || k < 32 => Runner::Lloyd,
             // Where Lloyd's passes are screened by 8-bit dot products
-            // (AVX-512 VNNI, 48 features and 128 centres or more), they
-            // cost less than Yinyang's: W6 (100,000 × 64, k = 1,024, f32, one
-            // thread, benchmarks/converge.py) fitted in 1.28 s against 1.57 s.
-            Algorithm::Auto if crate::kernel::screened_shape(d, k) => Runner::Lloyd,
+            // (AVX-512 VNNI) and the centres are many (Yinyang's groups,
+            // at most d / 4, are then large and prune little), Lloyd costs
+            // less (benchmarks/converge.py, f32, one thread): W6 (100,000 ×
+            // 64, k = 1,024) 1.28 s against Yinyang's 1.57 s; but W4 (k =
+            // 256) 6.47 s against 5.84 s and W5 (k = 100) 1.09 s against
+            // 0.81 s.
+            Algorithm::Auto if k >= 512 && crate::kernel::screened_shape(d, k) => Runner::Lloyd,
             Algorithm::Auto => Runner::Yinyang,
         }
     }

@@ -29,12 +29,13 @@ const MAX_D: usize = 1024;
 
 /// The fewest features and centres for which the screen pays: below, its
 /// fixed costs per row (transposition, quantisation, the scan for
-/// survivors, the exact values) outweigh what it saves. Measured, one
-/// Lloyd iteration in f32: 100,000 × 64, k = 1,024: 51 against 83 ms;
-/// 100,000 × 256, k = 100: 40.5 against 46 ms; 200,000 × 32, k = 256:
-/// 26 against 25.5 ms (so not at 32 features).
-const MIN_D: usize = 48;
-const MIN_K: usize = 128;
+/// survivors, the exact values) outweigh what it saves. Measured, one Lloyd
+/// iteration, one thread, screened against blocked (benchmarks' W4-W6):
+/// 200,000 × 32, k = 256: 20.9 / 22.1 ms (f32), 28.4 / 41.0 ms (f64);
+/// 100,000 × 256, k = 100: 34.4 / 41.1, 49.7 / 66.5 ms; 100,000 × 64,
+/// k = 1,024: 43.0 / 72.6, 49.9 / 119 ms.
+const MIN_D: usize = 16;
+const MIN_K: usize = 64;
 
 /// The centres as the screen needs them, built once per pass.
 #[derive(Debug, Clone)]
@@ -255,11 +256,16 @@ mod x86 {
         // values of `xg` (d·BR long) and every store 16 words of `words`
         // (quads·BR long).
         unsafe {
-            let y = |f: usize| _mm512_sub_ps(load16(&xg[f * BR..]), _mm512_set1_ps(sc.shift[f]));
+            // A closure here would not be inlined, nor its intrinsics.
+            #[inline(always)]
+            unsafe fn centred<F: Float>(xg: &[F], sc: &ScreenCentres, f: usize) -> __m512 {
+                // SAFETY: the caller's (16 values of `xg` from f·BR).
+                unsafe { _mm512_sub_ps(load16(&xg[f * BR..]), _mm512_set1_ps(sc.shift[f])) }
+            }
             let mut mx = _mm512_setzero_ps();
             let mut bad = _mm512_setzero_ps();
             for f in 0..d {
-                let y = y(f);
+                let y = centred(xg, sc, f);
                 mx = _mm512_max_ps(mx, _mm512_abs_ps(y));
                 // y - y is 0, or NaN where y is not finite.
                 bad = _mm512_add_ps(bad, _mm512_sub_ps(y, y));
@@ -279,7 +285,7 @@ mod x86 {
                     if f >= d {
                         break;
                     }
-                    let y = y(f);
+                    let y = centred(xg, sc, f);
                     let q = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
                         _mm512_mul_ps(y, inv),
                     );
@@ -346,12 +352,8 @@ mod x86 {
     ) {
         assert!((r0 + live) * d <= tile.len() && xg.len() >= d * BR && mu.len() >= d);
         if !is_f32::<F>() {
-            for l in 0..BR {
-                let x = &tile[(r0 + l.min(live - 1)) * d..][..d];
-                for f in 0..d {
-                    xg[f * BR + l] = if l < live { x[f] - mu[f] } else { F::zero() };
-                }
-            }
+            // SAFETY: as for f32 below, with blocks of 8 features.
+            unsafe { transpose_group_f64(tile, r0, live, d, mu, xg) };
             return;
         }
         // SAFETY: the caller has the CPU features; the masked loads read
@@ -410,6 +412,75 @@ mod x86 {
                 }
                 for (i, v) in col.iter().enumerate().take(w) {
                     _mm512_storeu_ps(xp.add((f0 + i) * BR), *v);
+                }
+            }
+        }
+    }
+
+    /// [`transpose_group`] in `f64`: blocks of 8 features, each as two
+    /// 8 × 8 transposes in registers (rows 0-7 and 8-15).
+    #[inline(always)]
+    unsafe fn transpose_group_f64<F: Float>(
+        tile: &[F],
+        r0: usize,
+        live: usize,
+        d: usize,
+        mu: &[F],
+        xg: &mut [F],
+    ) {
+        // SAFETY: the caller has the CPU features and checked the lengths;
+        // the masked loads read the live rows' features `f0..f0 + w`.
+        unsafe {
+            let (tp, mp, xp) = (
+                tile.as_ptr().cast::<f64>(),
+                mu.as_ptr().cast::<f64>(),
+                xg.as_mut_ptr().cast::<f64>(),
+            );
+            for f0 in (0..d).step_by(8) {
+                let w = (d - f0).min(8);
+                let fm: u8 = if w == 8 { u8::MAX } else { (1u8 << w) - 1 };
+                let m = _mm512_maskz_loadu_pd(fm, mp.add(f0));
+                for h in 0..2 {
+                    let r: [__m512d; 8] = std::array::from_fn(|i| {
+                        let l = 8 * h + i;
+                        if l < live {
+                            let x = _mm512_maskz_loadu_pd(fm, tp.add((r0 + l) * d + f0));
+                            _mm512_maskz_sub_pd(fm, x, m)
+                        } else {
+                            _mm512_setzero_pd()
+                        }
+                    });
+                    let t: [__m512d; 8] = std::array::from_fn(|i| {
+                        let (a, b) = (r[i & !1], r[i | 1]);
+                        if i % 2 == 0 {
+                            _mm512_unpacklo_pd(a, b)
+                        } else {
+                            _mm512_unpackhi_pd(a, b)
+                        }
+                    });
+                    // u[4g + m]: rows 4g..4g+4 (pairs in 128-bit lanes).
+                    let u: [__m512d; 8] = std::array::from_fn(|i| {
+                        let (g, m) = (i / 4, i % 4);
+                        let (a, b) = (t[4 * g + m / 2], t[4 * g + 2 + m / 2]);
+                        if m % 2 == 0 {
+                            _mm512_shuffle_f64x2::<0x88>(a, b)
+                        } else {
+                            _mm512_shuffle_f64x2::<0xDD>(a, b)
+                        }
+                    });
+                    // u[0]/u[1]: features {0,4}/{2,6} of rows 0-3, u[2]/u[3]:
+                    // {1,5}/{3,7}; u[4..8] the same for rows 4-7.
+                    let col: [__m512d; 8] = std::array::from_fn(|f| {
+                        let m = [0, 2, 1, 3][f % 4];
+                        if f < 4 {
+                            _mm512_shuffle_f64x2::<0x88>(u[m], u[4 + m])
+                        } else {
+                            _mm512_shuffle_f64x2::<0xDD>(u[m], u[4 + m])
+                        }
+                    });
+                    for (i, v) in col.iter().enumerate().take(w) {
+                        _mm512_storeu_pd(xp.add((f0 + i) * BR + 8 * h), *v);
+                    }
                 }
             }
         }
@@ -574,17 +645,16 @@ mod x86 {
                 if (_mm512_cmp_ps_mask::<_CMP_LE_OQ>(m, limit) & live_mask) | all == 0 {
                     continue;
                 }
+                // Room for every pair of the block; then no branch per
+                // centre (a centre's pairs are often none, unpredictably).
+                if lanes.len() < count + (SB + 1) * BR {
+                    grow(lanes, 2 * (count + (SB + 1) * BR));
+                    grow(cents, 2 * (count + (SB + 1) * BR));
+                }
                 for j in b * SB..(b * SB + SB).min(k) {
                     // SAFETY: as above.
                     let e = unsafe { _mm512_loadu_ps(est[j * BR..].as_ptr()) };
                     let m = (_mm512_cmp_ps_mask::<_CMP_LE_OQ>(e, limit) & live_mask) | all;
-                    if m == 0 {
-                        continue;
-                    }
-                    if lanes.len() < count + BR {
-                        grow(lanes, 2 * (count + BR));
-                        grow(cents, 2 * (count + BR));
-                    }
                     // SAFETY: `lanes` and `cents` have room for 16 more.
                     unsafe {
                         _mm512_storeu_si512(
@@ -716,9 +786,9 @@ mod x86 {
                         }
                     }
                     for q in 0..m {
-                        let mut lanes_v = [0f32; 16];
-                        _mm512_storeu_ps(lanes_v.as_mut_ptr(), acc[q]);
-                        vals[i + q] = lanes_v[lanes[i + q] as usize] as f64;
+                        let lane = _mm512_set1_epi32(lanes[i + q]);
+                        let v = _mm512_permutexvar_ps(lane, acc[q]);
+                        vals[i + q] = _mm_cvtss_f32(_mm512_castps512_ps128(v)) as f64;
                     }
                 } else {
                     let (xp, cp, np) = (
@@ -748,9 +818,9 @@ mod x86 {
                         }
                     }
                     for q in 0..m {
-                        let mut lanes_v = [0f64; 8];
-                        _mm512_storeu_pd(lanes_v.as_mut_ptr(), acc[q]);
-                        vals[i + q] = lanes_v[(lanes[i + q] as usize) & 7];
+                        let lane = _mm512_set1_epi64((lanes[i + q] & 7) as i64);
+                        let v = _mm512_permutexvar_pd(lane, acc[q]);
+                        vals[i + q] = _mm_cvtsd_f64(_mm512_castpd512_pd128(v));
                     }
                 }
                 i += m;
@@ -858,8 +928,8 @@ mod tests {
     #[test]
     fn the_screen_keeps_the_blocked_kernels_bits() {
         let mut seed = 1;
-        for d in [48, 49, 50, 51, 64, 129, 256] {
-            for k in [128, 129, 200] {
+        for d in [16, 17, 30, 49, 64, 129, 256] {
+            for k in [64, 65, 200] {
                 for (spread, offset, integers) in [
                     (3.0, 0.0, false),
                     (40.0, 0.0, false),
@@ -887,7 +957,7 @@ mod tests {
     /// `f32` are ranked as the blocked kernel ranks them.
     #[test]
     fn the_screen_keeps_non_finite_and_extreme_rows() {
-        let (d, k) = (52, 130);
+        let (d, k) = (24, 70);
         let centres = rows(k, d, 5, 3.0, 0.0, false, 7);
         let mut tile = rows(40, d, 5, 3.0, 0.0, false, 8);
         tile[2 * d + 3] = f64::NAN;
