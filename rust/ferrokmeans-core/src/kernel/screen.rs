@@ -9,10 +9,12 @@
 //! (Cauchy-Schwarz), with room for every rounding of the estimate and of the
 //! exact value. Only the centres whose estimate lies within twice that
 //! bound of the row's best estimate can be nearest; their `g_j` are then
-//! computed by exactly the operations of the blocked kernel, in index
-//! order with a strict comparison. So the labels, and every value reported,
-//! are the blocked kernel's bits; the screen only skips centres that
-//! provably lose.
+//! computed by exactly the operations of the blocked kernel (in the `EXACT`
+//! mode, the exact `Σ (x - c)²` with the exact kernel's operations), in
+//! index order with a strict comparison. So the labels, and every value
+//! reported, are the blocked kernel's bits; the screen only skips centres
+//! that provably lose. A group of rows with values that are not finite, or
+//! whose squares would leave `f32`'s range, goes through the blocked kernel.
 //!
 //! Rows are quantised per group of [`BR`] as the group is read (no copy of
 //! the data is kept), the centres once per pass ([`ScreenCentres`]).
@@ -188,8 +190,8 @@ impl ScreenCentres {
     }
 }
 
-/// The screened kernel for the `RANK` and `LABELS` modes: the labels and
-/// values of [`super::nearest_blocked`], bit for bit. Only called where
+/// The screened kernel for the `RANK`, `LABELS` and `EXACT` modes: the
+/// labels and values of [`super::nearest_blocked`], bit for bit. Only called where
 /// [`available`] holds and `c` has a screen.
 pub(super) fn nearest_screened<F: Float, const MODE: u8>(
     tile: &[F],
@@ -713,12 +715,13 @@ mod x86 {
         SCRATCH.with(|s| s.replace(scratch));
     }
 
-    /// The blocked kernel's `g_j` of the first `count` pairs (lane
-    /// `lanes[i]`, centre `cents[i]`) into `vals`: for each pair the whole
-    /// group's vector of its centre (one multiply-add per feature, by the
-    /// centre's value broadcast, in feature order: the blocked kernel's
-    /// operations), of which its lane is kept; eight pairs at a time, as
-    /// independent chains. (Gathering the pairs into lanes is slower: this
+    /// The blocked kernel's `g_j` (with `RAW`: the exact `Σ (x - c)²`, `xg`
+    /// then the raw rows) of the first `count` pairs (lane `lanes[i]`,
+    /// centre `cents[i]`) into `vals`: for each pair the whole group's vector
+    /// of its centre (one multiply-add per feature by the centre's value
+    /// broadcast, or a subtraction, a product and a sum, in feature order:
+    /// the kernels' own operations), of which its lane is kept; eight pairs
+    /// at a time, as independent chains. (Gathering the pairs into lanes is slower: this
     /// CPU's gathers cost more than the multiply-adds they save.)
     #[inline(always)]
     unsafe fn exact_values<F: Float, const RAW: bool>(
