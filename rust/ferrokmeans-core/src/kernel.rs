@@ -1418,9 +1418,10 @@ pub(crate) fn nearest_dense_bounds<F: Float>(tile: &[F], c: &Centers<F>, out: &m
     nearest_any::<F, BOUNDS>(tile, c, out)
 }
 
-/// Whether Lloyd passes over `k` centres of `d` features use the 8-bit
-/// screen of the large-`d` kernel on this CPU (the same results, fewer
-/// operations; see `kernel/screen.rs`).
+/// Whether passes over `k` centres of `d` features (Lloyd's, and the exact
+/// ones: `vq`, `predict`, a fit's last pass) use the 8-bit screen of the
+/// large-`d` kernel on this CPU (the same results, fewer operations; see
+/// `kernel/screen.rs`).
 pub fn screened_shape(d: usize, k: usize) -> bool {
     screen::applies(d, k)
 }

@@ -97,7 +97,7 @@ pub(super) fn available() -> bool {
 }
 
 /// Whether passes over `k` centres of `d` features run screened (on this
-/// CPU, in the `RANK` and `LABELS` modes), given values of ordinary range.
+/// CPU, in every mode but `BOUNDS`), given values of ordinary range.
 pub(super) fn applies(d: usize, k: usize) -> bool {
     (MIN_D..=MAX_D).contains(&d) && k >= MIN_K && available()
 }
@@ -191,8 +191,8 @@ impl ScreenCentres {
 }
 
 /// The screened kernel for the `RANK`, `LABELS` and `EXACT` modes: the
-/// labels and values of [`super::nearest_blocked`], bit for bit. Only called where
-/// [`available`] holds and `c` has a screen.
+/// labels and values of [`super::nearest_blocked`], bit for bit. Only
+/// called where [`available`] holds and `c` has a screen.
 pub(super) fn nearest_screened<F: Float, const MODE: u8>(
     tile: &[F],
     c: &Centers<F>,
