@@ -19,7 +19,7 @@
 //! Rows are quantised per group of [`BR`] as the group is read (no copy of
 //! the data is kept), the centres once per pass ([`ScreenCentres`]).
 
-use super::{finish_rows, nearest_blocked, Centers, Found, Out, BC, BR, EXACT, LABELS};
+use super::{finish_rows, nearest_blocked, prefetch, Centers, Found, Out, BC, BR, EXACT, LABELS};
 use crate::float::Float;
 
 /// Centres per register block of the screen: one accumulator vector each.
@@ -574,6 +574,7 @@ mod x86 {
             };
             // SAFETY: this function's features; rows `rows_g` of `tile`.
             unsafe { transpose_group(tile, rows_g.start, live, d, &c.mu, &mut xg) };
+            prefetch(tile, rows_g.end * d, (rows_g.end + BR) * d);
             if exact {
                 // SAFETY: as above (x - 0 is x).
                 unsafe { transpose_group(tile, rows_g.start, live, d, &zeros, &mut xr) };
