@@ -105,10 +105,11 @@ impl<F: Float> Centers<F> {
             .iter()
             .map(|m| F::from_f64((m / k.max(1) as f64).round()))
             .collect();
-        Self::with_mu(data, k, d, mu)
+        Self::with_mu(data, k, d, mu, true)
     }
 
-    fn with_mu(data: Vec<F>, k: usize, d: usize, mu: Vec<F>) -> Self {
+    /// With `screened`, also the 8-bit screen where it applies.
+    fn with_mu(data: Vec<F>, k: usize, d: usize, mu: Vec<F>, screened: bool) -> Self {
         let sq_norms = row_sq_norms(&data, d);
         let centred: Vec<F> = data
             .chunks_exact(d)
@@ -139,8 +140,10 @@ impl<F: Float> Centers<F> {
         let max_norm_mu = norms_mu.iter().fold(0f64, |m, v| m.max(v.as_f64()));
         let unit = F::epsilon().as_f64() / 2.0 * 1.01;
         let (err_expansion, err_exact) = ((d + 4) as f64 * unit, (d + 3) as f64 * unit);
-        let screen =
-            screen::ScreenCentres::build(&centred, k, d, err_expansion, err_exact).map(Box::new);
+        let screen = screened
+            .then(|| screen::ScreenCentres::build(&centred, k, d, err_expansion, err_exact))
+            .flatten()
+            .map(Box::new);
         norms_mu.resize(blocks * BC, F::infinity());
         Centers {
             screen,
@@ -182,10 +185,10 @@ impl<F: Float> Centers<F> {
             }
             ranges.push(first..orig.len() / BC);
         }
-        let mut c = Self::with_mu(data, orig.len(), d, self.mu.clone());
-        // The bound-based algorithms rank with the blocked kernel's values
-        // alone; the screen would also need the padding's norms.
-        c.screen = None;
+        // Without the screen: the bound-based algorithms rank with the
+        // blocked kernel's values alone (and the screen would also need the
+        // padding's norms).
+        let mut c = Self::with_mu(data, orig.len(), d, self.mu.clone(), false);
         for (p, &j) in orig.iter().enumerate() {
             if j == usize::MAX {
                 c.norms_mu[p] = F::infinity();

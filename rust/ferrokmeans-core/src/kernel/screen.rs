@@ -579,14 +579,6 @@ mod x86 {
                 // SAFETY: as above (x - 0 is x).
                 unsafe { transpose_group(tile, rows_g.start, live, d, &zeros, &mut xr) };
             }
-            let mut xn = [F::zero(); BR];
-            if MODE != LABELS {
-                for xv in xg.chunks_exact(BR) {
-                    for l in 0..BR {
-                        xn[l] += xv[l] * xv[l];
-                    }
-                }
-            }
             // SAFETY: this function's features; the buffers' lengths as
             // `quantise` documents.
             unsafe { quantise(&xg, d, sc, &mut rows) };
@@ -602,6 +594,14 @@ mod x86 {
                 };
                 nearest_blocked::<F, true, MODE>(&tile[r.start * d..r.end * d], c, &mut sub);
                 continue;
+            }
+            let mut xn = [F::zero(); BR];
+            if MODE != LABELS {
+                for xv in xg.chunks_exact(BR) {
+                    for l in 0..BR {
+                        xn[l] += xv[l] * xv[l];
+                    }
+                }
             }
             let mut best_est = _mm512_set1_ps(f32::INFINITY);
             for b in 0..blocks {
