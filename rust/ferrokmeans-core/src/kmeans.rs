@@ -226,9 +226,47 @@ pub struct KMeansResult<F> {
     pub converged: bool,
 }
 
+/// [`column_moments_any`] compiled for the best instruction set available
+/// (the same additions in the same order: the columns in the lanes).
+fn column_moments<F: Float>(
+    x: &Data<'_, F>,
+    rows: std::ops::Range<usize>,
+    center: Option<&[f64]>,
+) -> (Vec<f64>, Vec<f64>) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use crate::kernel::{simd_level, SimdLevel};
+        #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2")]
+        fn avx512<F: Float>(
+            x: &Data<'_, F>,
+            rows: std::ops::Range<usize>,
+            center: Option<&[f64]>,
+        ) -> (Vec<f64>, Vec<f64>) {
+            column_moments_any(x, rows, center)
+        }
+        #[target_feature(enable = "avx2")]
+        fn avx2<F: Float>(
+            x: &Data<'_, F>,
+            rows: std::ops::Range<usize>,
+            center: Option<&[f64]>,
+        ) -> (Vec<f64>, Vec<f64>) {
+            column_moments_any(x, rows, center)
+        }
+        match simd_level() {
+            // SAFETY: simd_level() only reports features this CPU has.
+            SimdLevel::Avx512 => return unsafe { avx512(x, rows, center) },
+            // SAFETY: as above.
+            SimdLevel::Avx2 => return unsafe { avx2(x, rows, center) },
+            SimdLevel::Portable => {}
+        }
+    }
+    column_moments_any(x, rows, center)
+}
+
 /// Column sums of `x`, or with `center` the sums of squared deviations
 /// from it; for CSR input also the count of stored entries per column.
-fn column_moments<F: Float>(
+#[inline(always)]
+fn column_moments_any<F: Float>(
     x: &Data<'_, F>,
     rows: std::ops::Range<usize>,
     center: Option<&[f64]>,
