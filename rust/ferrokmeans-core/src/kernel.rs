@@ -24,7 +24,7 @@ use crate::data::CsrView;
 use crate::float::Float;
 use std::ops::Range;
 
-mod screen;
+pub(crate) mod screen;
 
 /// Rows handled together by the large-`d` kernel (its SIMD lanes).
 const BR: usize = 16;

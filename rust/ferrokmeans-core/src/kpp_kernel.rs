@@ -203,6 +203,11 @@ pub(crate) fn evaluate_tile<F: Float>(
         8 => run_lanes::<F, 8>(tile, closest, weights, c, out),
         _ => match screen {
             Some(screen) => run_screened::<F>(tile, closest, weights, c, out, screen),
+            #[cfg(target_arch = "x86_64")]
+            None if std::mem::size_of::<F>() == 4 && simd_level() == SimdLevel::Avx512 => {
+                // SAFETY: simd_level() only reports features this CPU has.
+                unsafe { run_rows16::<F>(tile, closest, weights, c, out) }
+            }
             None => run_blocked::<F>(tile, closest, weights, c, out),
         },
     }
@@ -547,6 +552,240 @@ fn evaluate_blocked<F: Float, const FMA: bool>(
     *out.scratch = scratch;
 }
 
+/// Rows per group of [`evaluate_rows16`]: the lanes of a float32 vector.
+#[cfg(target_arch = "x86_64")]
+const R16: usize = 16;
+
+/// [`evaluate_rows16`] compiled for AVX-512.
+///
+/// # Safety
+/// The CPU has AVX-512 (F, VL, DQ, BW), AVX2 and FMA; `F` is `f32`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
+unsafe fn run_rows16<F: Float>(
+    tile: &[F],
+    closest: &[F],
+    weights: Option<&[F]>,
+    c: &Candidates<F>,
+    out: &mut Out<'_, F>,
+) {
+    // SAFETY: the caller's guarantees.
+    unsafe { evaluate_rows16(tile, closest, weights, c, out) }
+}
+
+/// The blocked kernel's results for float32 rows with AVX-512: [`R16`]
+/// rows in the lanes (transposed in registers), each candidate's feature
+/// broadcast, `Σ (x - c)²` by one subtraction and one fused multiply-add
+/// per feature: per lane the very operations of [`evaluate_blocked`]
+/// (`x - c` is `-(c - x)` exactly, so the squares are the same), in the
+/// same feature order, so the potentials and the listed pairs are the same
+/// bits. A vector holds sixteen rows where the blocked kernel's holds eight
+/// candidates, none of them padding: twice the work per instruction, more
+/// where there are fewer than eight candidates.
+///
+/// # Safety
+/// The CPU has AVX-512F and FMA; `F` is `f32`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn evaluate_rows16<F: Float>(
+    tile: &[F],
+    closest: &[F],
+    weights: Option<&[F]>,
+    c: &Candidates<F>,
+    out: &mut Out<'_, F>,
+) {
+    let (d, m, t_n) = (c.d, closest.len(), c.t);
+    assert!(std::mem::size_of::<F>() == 4 && tile.len() == m * d && c.rows.len() == t_n * d);
+    // SAFETY: F is f32 (same size, and the trait is sealed to f32 and f64).
+    let (tile32, cand32) = unsafe {
+        (
+            std::slice::from_raw_parts(tile.as_ptr().cast::<f32>(), tile.len()),
+            c.rows.as_ptr().cast::<f32>(),
+        )
+    };
+    let zeros = vec![0f32; d.max(R16)];
+    let mut xg = vec![0f32; R16 * d];
+    let (mut nbuf, mut tbuf) = (vec![0f32; R16 * R16], vec![0f32; R16 * R16]);
+    // Distances of the group's rows to one block of candidates:
+    // `e[l·R16 + r]` (padding candidates stay 0; their potentials are ignored).
+    let mut e = [F::zero(); LANES * R16];
+    for g in 0..m.div_ceil(R16) {
+        let live = R16.min(m - g * R16);
+        // The next group's rows (16·d·4 bytes: d lines), fetched a line per
+        // feature while this group's first block is computed (a burst of
+        // fetches would overflow the queue of misses, and the transposition,
+        // which does nothing but read rows, would wait for them).
+        let next = tile.as_ptr().wrapping_add((g + 1) * R16 * d).cast::<u8>();
+        // SAFETY: AVX-512F (the caller); `zeros` holds d zeros, `xg` 16·d.
+        unsafe { crate::kernel::screen::transpose16(tile32, g * R16, live, d, &zeros, &mut xg) };
+        for b in 0..t_n.div_ceil(LANES) {
+            let real = (t_n - b * LANES).min(LANES);
+            let (xp, ep) = (xg.as_ptr(), e.as_mut_ptr().cast::<f32>());
+            // SAFETY: AVX-512F and FMA (the caller); xg holds 16·d values,
+            // the block's `real` candidates d each, e 16·LANES.
+            unsafe {
+                let cp = cand32.add(b * LANES * d);
+                let nx = if b == 0 { next } else { std::ptr::null() };
+                match real {
+                    1 => rows16_block::<1>(xp, cp, d, ep, nx),
+                    2 => rows16_block::<2>(xp, cp, d, ep, nx),
+                    3 => rows16_block::<3>(xp, cp, d, ep, nx),
+                    4 => rows16_block::<4>(xp, cp, d, ep, nx),
+                    5 => rows16_block::<5>(xp, cp, d, ep, nx),
+                    6 => rows16_block::<6>(xp, cp, d, ep, nx),
+                    7 => rows16_block::<7>(xp, cp, d, ep, nx),
+                    _ => rows16_block::<8>(xp, cp, d, ep, nx),
+                }
+            }
+            let lanes = b * LANES..(b + 1) * LANES;
+            let p: &mut [f64; LANES] = (&mut out.pots[lanes]).try_into().expect("lanes");
+            let rows = g * R16..g * R16 + live;
+            // SAFETY: AVX-512F (the caller); F is f32; the slices hold
+            // `live` rows, `e` LANES·16 values.
+            let open = unsafe {
+                let cast = |v: &[F]| std::slice::from_raw_parts(v.as_ptr().cast::<f32>(), v.len());
+                rows16_finish(
+                    &*e.as_ptr().cast::<[f32; LANES * R16]>(),
+                    real,
+                    cast(&closest[rows.clone()]),
+                    weights.map(|w| cast(&w[rows])),
+                    (c.kappa_sum.as_f64() as f32, c.floor.as_f64() as f32),
+                    &zeros[..R16],
+                    (&mut nbuf, &mut tbuf),
+                    p,
+                )
+            };
+            for (l, &o) in open.iter().enumerate().take(real) {
+                let mut o = u32::from(o);
+                while o != 0 {
+                    let i = g * R16 + o.trailing_zeros() as usize;
+                    push_near(out, i, b * LANES + l, &tile[i * d..(i + 1) * d], c);
+                    o &= o - 1;
+                }
+            }
+        }
+    }
+}
+
+/// What [`evaluate_rows16`] makes of a group's distances `e` (candidate
+/// `l` of the block, row `r`, at `e[l·16 + r]`; `real` candidates, and
+/// `closest.len()` live rows): `w·min(closest, e)` added to `p` row by row
+/// in order (the values transposed in registers, so that each row adds a
+/// vector of candidates), and per candidate the rows it may bring nearer
+/// (bit `r`), by the blocked kernel's threshold. `ks`: the candidates'
+/// `kappa_sum` and `floor`; `zeros`: 16 zeros; two scratch buffers of
+/// 16 × 16 values.
+///
+/// # Safety
+/// The CPU has AVX-512F; `closest` (and `weights`) hold at most 16 rows.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn rows16_finish(
+    e: &[f32; LANES * R16],
+    real: usize,
+    closest: &[f32],
+    weights: Option<&[f32]>,
+    (kappa_sum, floor): (f32, f32),
+    zeros: &[f32],
+    (near, t): (&mut [f32], &mut [f32]),
+    p: &mut [f64; LANES],
+) -> [u16; LANES] {
+    use std::arch::x86_64::{
+        _mm256_loadu_ps, _mm512_add_pd, _mm512_add_ps, _mm512_cmp_ps_mask, _mm512_cvtps_pd,
+        _mm512_loadu_pd, _mm512_loadu_ps, _mm512_mask_blend_ps, _mm512_maskz_loadu_ps,
+        _mm512_min_ps, _mm512_mul_pd, _mm512_mul_ps, _mm512_set1_pd, _mm512_set1_ps,
+        _mm512_setzero_ps, _mm512_storeu_pd, _mm512_storeu_ps, _CMP_GE_OQ, _CMP_GT_OQ, _CMP_LT_OQ,
+    };
+    let live = closest.len();
+    debug_assert!(live <= R16 && real <= LANES && weights.is_none_or(|w| w.len() == live));
+    // SAFETY (whole body): the caller's guarantees; every load and store is
+    // of a whole local array, or masked to the live rows.
+    unsafe {
+        let lm: u16 = if live == R16 {
+            u16::MAX
+        } else {
+            (1u16 << live) - 1
+        };
+        let cl = _mm512_maskz_loadu_ps(lm, closest.as_ptr());
+        // near_bound: for closest > 0, every candidate when closest is huge,
+        // else those below closest·(1 + κ) + floor; none for closest ≤ 0.
+        let pos = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(cl, _mm512_setzero_ps()) & lm;
+        let huge = _mm512_set1_ps(f32::MAX / 4.0);
+        let all = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(cl, huge) & pos;
+        let bound = _mm512_mask_blend_ps(
+            pos,
+            _mm512_setzero_ps(),
+            _mm512_add_ps(
+                _mm512_mul_ps(cl, _mm512_set1_ps(1.0 + kappa_sum)),
+                _mm512_set1_ps(floor),
+            ),
+        );
+        // `if e < cl { e } else { cl }` per candidate, and the rows it may
+        // bring nearer.
+        assert!(near.len() == R16 * R16 && t.len() == R16 * R16);
+        let mut open = [0u16; LANES];
+        for (l, o) in open.iter_mut().enumerate().take(real) {
+            let el = _mm512_loadu_ps(e.as_ptr().add(l * R16));
+            _mm512_storeu_ps(near.as_mut_ptr().add(l * R16), _mm512_min_ps(el, cl));
+            *o = (all | _mm512_cmp_ps_mask::<_CMP_LT_OQ>(el, bound)) & lm;
+        }
+        // Row r's candidates at t[r·16 ..]: the 16 × 16 block transposed.
+        crate::kernel::screen::transpose16(near, 0, real, R16, zeros, t);
+        let mut acc = _mm512_loadu_pd(p.as_ptr());
+        for r in 0..live {
+            let w = weights.map_or(1.0, |w| f64::from(w[r]));
+            let v = _mm512_cvtps_pd(_mm256_loadu_ps(t.as_ptr().add(r * R16)));
+            acc = _mm512_add_pd(acc, _mm512_mul_pd(_mm512_set1_pd(w), v));
+        }
+        _mm512_storeu_pd(p.as_mut_ptr(), acc);
+        open
+    }
+}
+
+/// `Σ_f (x_r[f] - c_j[f])²` for the [`R16`] transposed rows of `xg`
+/// (feature `f` of row `r` at `f·16 + r`) and the `N` candidates at `cand`
+/// (row-major, `d` features each), in feature order: to `e[j·16 + r]`.
+/// Unless `next` is null, also fetches line `f` from `next` at feature `f`.
+///
+/// A function of its own (never inlined), so that its `N` accumulators get
+/// registers of their own rather than stack slots.
+///
+/// # Safety
+/// The CPU has AVX-512F and FMA; `xg` holds `16·d` values, `cand` `N·d`,
+/// `e` `16·N`.
+#[cfg(target_arch = "x86_64")]
+#[inline(never)]
+#[target_feature(enable = "avx512f,fma")]
+unsafe fn rows16_block<const N: usize>(
+    xg: *const f32,
+    cand: *const f32,
+    d: usize,
+    e: *mut f32,
+    next: *const u8,
+) {
+    use std::arch::x86_64::{
+        _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_setzero_ps, _mm512_storeu_ps,
+        _mm512_sub_ps,
+    };
+    // SAFETY (whole body): the caller's guarantees.
+    unsafe {
+        let mut acc = [_mm512_setzero_ps(); N];
+        for f in 0..d {
+            if !next.is_null() {
+                prefetch(next.wrapping_add(64 * f));
+            }
+            let x = _mm512_loadu_ps(xg.add(f * R16));
+            for (j, a) in acc.iter_mut().enumerate() {
+                let t = _mm512_sub_ps(x, _mm512_set1_ps(*cand.add(j * d + f)));
+                *a = _mm512_fmadd_ps(t, t, *a);
+            }
+        }
+        for (j, a) in acc.iter().enumerate() {
+            _mm512_storeu_ps(e.add(j * R16), *a);
+        }
+    }
+}
+
 /// Lists row `i` of the tile (`x`) as one that candidate `t` may bring
 /// nearer, with the exact distance.
 #[inline(always)]
@@ -791,6 +1030,93 @@ mod tests {
             .map(|p| (p.row, p.t, p.dist.to_bits()))
             .collect();
         (pots, near)
+    }
+
+    /// Potentials (as bits) and listed pairs of one float32 tile, by the
+    /// blocked kernel or by whatever `evaluate_tile` picks (sixteen rows in
+    /// the lanes with AVX-512).
+    fn run32(
+        tile: &[f32],
+        closest: &[f32],
+        w: Option<&[f32]>,
+        cand: &[f32],
+        d: usize,
+        blocked: bool,
+    ) -> (Vec<u32>, Vec<(u32, u32, u32)>) {
+        let t = cand.len() / d;
+        let c = Candidates::new(cand, t, d);
+        let mut pots = vec![0f64; t.div_ceil(LANES) * LANES];
+        let (mut near, mut scratch) = (Vec::new(), Vec::new());
+        let mut out = Out {
+            pots: &mut pots,
+            flags: &mut [],
+            near: &mut near,
+            first: 5,
+            scratch: &mut scratch,
+        };
+        if blocked {
+            run_blocked(tile, closest, w, &c, &mut out);
+        } else {
+            evaluate_tile(tile, closest, w, &c, &mut out, None);
+        }
+        // Potentials as f32 bits of the f64 sums would hide differences:
+        // compare the f64 bits, folded to 32 bits per half.
+        let pots = pots[..t]
+            .iter()
+            .flat_map(|p| [(p.to_bits() >> 32) as u32, p.to_bits() as u32])
+            .collect();
+        let mut near: Vec<_> = near
+            .iter()
+            .map(|p| (p.row, p.t, p.dist.to_bits()))
+            .collect();
+        // The order of the list does not matter to the update.
+        near.sort_unstable();
+        (pots, near)
+    }
+
+    #[test]
+    fn float32_kernel_with_rows_in_lanes_gives_the_blocked_kernels_bits() {
+        let mut state = 11u64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        // Ordinary values, a far offset, tiny values (subnormal squares),
+        // and values whose squares overflow (every pair listed).
+        for (scale, offset) in [(1.0, 0.0), (3.0, 1e3), (1e-20, 0.0), (1e19, 0.0)] {
+            for d in [9, 16, 20, 33, 64] {
+                for t in [1, 3, 8, 9, 11, 17] {
+                    let m = 16 * 5 + 7;
+                    let v = |x: f64| (offset + scale * x) as f32;
+                    let tile: Vec<f32> = (0..m * d).map(|_| v(next())).collect();
+                    let mut cand: Vec<f32> = (0..t * d).map(|_| v(next())).collect();
+                    // A candidate that is a row of the tile.
+                    cand[..d].copy_from_slice(&tile[5 * d..6 * d]);
+                    let factors = [0.0, 0.5, 1.0 - 1e-6, 1.0, 1.0 + 1e-6, 1.01, 3.0];
+                    let closest: Vec<f32> = (0..m)
+                        .map(|i| {
+                            let j = i % t;
+                            let x = &tile[i * d..(i + 1) * d];
+                            let e = crate::kernel::sq_dist(x, &cand[j * d..(j + 1) * d]);
+                            e * factors[i % factors.len()] as f32
+                        })
+                        .collect();
+                    let w: Vec<f32> = (0..m).map(|_| (next() * 3.0) as f32).collect();
+                    for weights in [None, Some(&w[..])] {
+                        // Whole tiles, and a tile cut short of a group.
+                        for rows in [m, 16 * 2 + 3] {
+                            let args = (&tile[..rows * d], &closest[..rows]);
+                            let wr = weights.map(|w| &w[..rows]);
+                            let want = run32(args.0, args.1, wr, &cand, d, true);
+                            let got = run32(args.0, args.1, wr, &cand, d, false);
+                            assert_eq!(got, want, "d={d} t={t} scale={scale:e} rows={rows}");
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

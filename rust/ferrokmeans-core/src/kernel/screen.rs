@@ -213,6 +213,28 @@ pub(super) fn nearest_screened<F: Float, const MODE: u8>(
     }
 }
 
+/// `xg[f·16 + l] = tile[(r0 + l)·d + f]` for the `live` (at most 16) rows
+/// from `r0`, 0 in the other lanes: float32 rows transposed in registers,
+/// values unchanged (`x - 0` is `x`, zeros' signs included). `zeros` holds
+/// `d` zeros; `xg` at least `16·d` values.
+///
+/// # Safety
+/// The CPU has AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) unsafe fn transpose16(
+    tile: &[f32],
+    r0: usize,
+    live: usize,
+    d: usize,
+    zeros: &[f32],
+    xg: &mut [f32],
+) {
+    debug_assert!(live <= BR && zeros.iter().all(|z| z.to_bits() == 0));
+    // SAFETY: the caller's guarantee; the bounds are asserted inside.
+    unsafe { x86::transpose_group(tile, r0, live, d, zeros, xg) }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::*;
@@ -344,7 +366,7 @@ mod x86 {
     /// 16 × 16 transposed in registers (a compiler left to itself scatters,
     /// several times more slowly).
     #[inline(always)]
-    unsafe fn transpose_group<F: Float>(
+    pub(super) unsafe fn transpose_group<F: Float>(
         tile: &[F],
         r0: usize,
         live: usize,
@@ -400,20 +422,25 @@ mod x86 {
                         _mm512_shuffle_ps::<0xEE>(a, b)
                     }
                 });
-                let mut col = [_mm512_setzero_ps(); 16];
+                // Each column stored as soon as it is made: gathered in an
+                // array first, the stores became a call to memcpy from the
+                // stack.
                 for m in 0..4 {
                     let (a, b, c, e) = (u[m], u[4 + m], u[8 + m], u[12 + m]);
                     let v0 = _mm512_shuffle_f32x4::<0x88>(a, b);
                     let v1 = _mm512_shuffle_f32x4::<0xDD>(a, b);
                     let w0 = _mm512_shuffle_f32x4::<0x88>(c, e);
                     let w1 = _mm512_shuffle_f32x4::<0xDD>(c, e);
-                    col[m] = _mm512_shuffle_f32x4::<0x88>(v0, w0);
-                    col[m + 8] = _mm512_shuffle_f32x4::<0xDD>(v0, w0);
-                    col[m + 4] = _mm512_shuffle_f32x4::<0x88>(v1, w1);
-                    col[m + 12] = _mm512_shuffle_f32x4::<0xDD>(v1, w1);
-                }
-                for (i, v) in col.iter().enumerate().take(w) {
-                    _mm512_storeu_ps(xp.add((f0 + i) * BR), *v);
+                    for (i, v) in [
+                        (m, _mm512_shuffle_f32x4::<0x88>(v0, w0)),
+                        (m + 8, _mm512_shuffle_f32x4::<0xDD>(v0, w0)),
+                        (m + 4, _mm512_shuffle_f32x4::<0x88>(v1, w1)),
+                        (m + 12, _mm512_shuffle_f32x4::<0xDD>(v1, w1)),
+                    ] {
+                        if i < w {
+                            _mm512_storeu_ps(xp.add((f0 + i) * BR), v);
+                        }
+                    }
                 }
             }
         }
