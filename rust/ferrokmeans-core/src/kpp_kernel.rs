@@ -165,7 +165,8 @@ pub(crate) struct Near<F> {
 /// ignored) gets `w·min(closest, d_t)` for every row and candidate `t`, row
 /// by row in order. The rows each candidate may bring nearer go to `flags`
 /// (up to 8 features, see [`flags_rows`]; `⌈t/8⌉` bytes per row of the
-/// tile), else to `near` as [`Near`] pairs, in order of rows.
+/// tile), else to `near` as [`Near`] pairs (in an order that depends on
+/// the kernel; the update does not depend on it).
 pub(crate) struct Out<'a, F> {
     pub(crate) pots: &'a mut [f64],
     pub(crate) flags: &'a mut [u8],
@@ -1025,10 +1026,12 @@ mod tests {
         };
         evaluate_tile(tile, closest, w, &c, &mut out, screened.then_some(&screen));
         let pots = pots[..t].iter().map(|p| p.to_bits()).collect();
-        let near = near
+        let mut near: Vec<_> = near
             .iter()
             .map(|p| (p.row, p.t, p.dist.to_bits()))
             .collect();
+        // The order of the list does not matter to the update.
+        near.sort_unstable();
         (pots, near)
     }
 
