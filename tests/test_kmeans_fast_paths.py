@@ -67,8 +67,9 @@ def test_wrong_feature_count_and_non_finite_arrays_get_scikit_learns_errors() ->
 
 
 def test_finite_float32_values_whose_sum_overflows_pass_the_checks_silently() -> None:
-    # Their float32 sum is infinite; the shortcut sums in float64, so it
-    # neither takes them for infinity nor warns (warnings are errors here).
+    # Their float32 sum is infinite; the shortcut sums them again in float64,
+    # so it neither takes them for infinity nor warns (warnings are errors
+    # here).
     X = np.array([[3e38, 0.0], [3e38, 1.0], [-3e38, 0.0], [-3e38, 1.0]], np.float32)
     with np.errstate(over="ignore", invalid="ignore"):
         assert not np.isfinite(X.sum())

@@ -60,10 +60,13 @@ def _seed_of_int(seed: int) -> int:
 
 
 def _finite_sum(X: np.ndarray[Any, Any]) -> bool:
-    """Whether the sum of ``X`` is finite (then so is every value): in float64,
-    where float32 data cannot overflow, and silently where float64 data may."""
+    """Whether the sum of ``X`` is finite (then so is every value), silently:
+    in X's own type, and if that overflows, float32 data again in float64
+    (which they cannot overflow). False sends the caller to the full check."""
     with np.errstate(over="ignore", invalid="ignore"):
-        return bool(np.isfinite(X.sum(dtype=np.float64)))
+        if np.isfinite(X.sum()):
+            return True
+        return X.dtype == np.float32 and bool(np.isfinite(X.sum(dtype=np.float64)))
 
 
 def _core_seed(random_state: Any) -> int:

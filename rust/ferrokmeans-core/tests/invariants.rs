@@ -6,8 +6,8 @@
 
 use ferrokmeans_core::rng::Rng;
 use ferrokmeans_core::{
-    fit, kmeans2_iterate, kmeans_plusplus, kmeans_refine, predict, transform, vq, CsrView, Data,
-    Event, Float, Init, KMeansError, KMeansParams, KMeansResult, Missing,
+    fit, kmeans2_iterate, kmeans_plusplus, kmeans_refine, mean_variance, predict, transform, vq,
+    CsrView, Data, Event, Float, Init, KMeansError, KMeansParams, KMeansResult, Missing,
 };
 use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ShapeBuilder};
 use proptest::prelude::*;
@@ -865,5 +865,75 @@ proptest! {
             }
         }
         prop_assert!((inertia - total).abs() <= 1e-10 * total.max(1.0));
+    }
+}
+
+/// The variance that scales `tol`, summed per column in row order within
+/// each block of the fixed grid and block by block: the reference, written
+/// out plainly.
+fn mean_variance_reference(x: &Array2<f64>) -> f64 {
+    let (n, d) = x.dim();
+    let br = ferrokmeans_core::par::block_rows(n);
+    let column_sums = |f: &dyn Fn(usize, usize) -> f64| -> Vec<f64> {
+        let mut total = vec![0f64; d];
+        for b in 0..n.div_ceil(br) {
+            let mut part = vec![0f64; d];
+            for i in b * br..((b + 1) * br).min(n) {
+                for (j, p) in part.iter_mut().enumerate() {
+                    *p += f(i, j);
+                }
+            }
+            for (t, p) in total.iter_mut().zip(&part) {
+                *t += *p;
+            }
+        }
+        total
+    };
+    let mean: Vec<f64> = column_sums(&|i, j| x[[i, j]])
+        .iter()
+        .map(|s| s / n as f64)
+        .collect();
+    let sq = column_sums(&|i, j| (x[[i, j]] - mean[j]) * (x[[i, j]] - mean[j]));
+    sq.iter().map(|s| s / n as f64).sum::<f64>() / d as f64
+}
+
+#[test]
+fn mean_variance_is_the_same_sum_for_every_layout_and_thread_count() {
+    // Row counts around the four-row groups and the block grid.
+    for (n, d) in [
+        (1, 3),
+        (3, 5),
+        (4, 2),
+        (7, 9),
+        (1797, 64),
+        (5000, 3),
+        (20_001, 17),
+    ] {
+        let x = uniform(n, d, n as u64) * 1e3 - 250.0;
+        let want = mean_variance_reference(&x);
+        let fortran = {
+            let mut f = Array2::<f64>::zeros((n, d).f());
+            f.assign(&x);
+            f
+        };
+        let wide = {
+            let mut w = Array2::<f64>::zeros((n, 2 * d));
+            w.slice_mut(s![.., ..d]).assign(&x);
+            w
+        };
+        for threads in [1, 2, 3] {
+            for (name, view) in [
+                ("c", x.view()),
+                ("fortran", fortran.view()),
+                ("strided rows", wide.slice(s![.., ..d])),
+            ] {
+                let got = mean_variance(&Data::Dense(view), threads).unwrap();
+                assert_eq!(
+                    got.to_bits(),
+                    want.to_bits(),
+                    "{name} n={n} d={d} t={threads}"
+                );
+            }
+        }
     }
 }
