@@ -882,36 +882,60 @@ fn evaluate_screened<F: Float, const FMA: bool>(
             // Screen every pair of the group; list the others.
             let mut pending = [(0u8, 0u8); ROWS * LANES];
             let mut np = 0;
-            for (r, e32) in acc.iter().enumerate().take(live) {
+            // Per row: whether it is trivial (at 0 or NaN: nothing to list),
+            // whether every pair is open (`closest` huge), the float64
+            // threshold and ‖x‖.
+            let mut trivial = [true; ROWS];
+            let mut open_all = [false; ROWS];
+            let (mut bound64, mut xnorm) = ([0f64; ROWS], [0f64; ROWS]);
+            for r in 0..live {
                 let i = g * ROWS + r;
                 let cl = closest[i];
                 let (all, bound) = near_bound(cl, c);
-                // A pair is settled when √A·(1 - u) - B, below which the
-                // true distance cannot be (A: e32 less its rounding), is at
-                // least √need, where need is the float64 threshold widened
-                // by the rounding of the float64 sum; squared (all
-                // non-negative) and solved for e32, rounded up to float32.
-                let trivial = cl <= F::zero() || cl.is_nan();
-                let thr = if trivial || all {
-                    f32::INFINITY
-                } else {
-                    let need = (bound.as_f64() * (1.0 + 2.0 * g64) + abs64).sqrt() * (1.0 + g64);
-                    let rhs = need + 2.0 * u * (screen.norms[i] + cn_max) + abs_t;
-                    // Widened by 2^-20 before rounding to float32 (whose
-                    // rounding is 2^-24 at most, relative; abs32 keeps the
-                    // value out of the subnormal range): never below.
-                    ((rhs * rhs * inv_shrink + abs32) * (1.0 + 1.0 / 1_048_576.0)) as f32
-                };
+                trivial[r] = cl <= F::zero() || cl.is_nan();
+                open_all[r] = all;
+                bound64[r] = bound.as_f64();
+                xnorm[r] = screen.norms[i];
+            }
+            // A pair is settled when √A·(1 - u) - B, below which the true
+            // distance cannot be (A: e32 less its rounding), is at least
+            // √need, where need is the float64 threshold widened by the
+            // rounding of the float64 sum; squared (all non-negative) and
+            // solved for e32, rounded up to float32. Widened by 2^-20 before
+            // rounding to float32 (whose rounding is 2^-24 at most,
+            // relative; abs32 keeps the value out of the subnormal range):
+            // never below. All rows at once, branch-free (it vectorises;
+            // the same operations per row).
+            let mut thr = [f32::INFINITY; ROWS];
+            for (r, o) in thr.iter_mut().enumerate() {
+                let need = (bound64[r] * (1.0 + 2.0 * g64) + abs64).sqrt() * (1.0 + g64);
+                let rhs = need + 2.0 * u * (xnorm[r] + cn_max) + abs_t;
+                let t = ((rhs * rhs * inv_shrink + abs32) * (1.0 + 1.0 / 1_048_576.0)) as f32;
+                if !(trivial[r] | open_all[r]) {
+                    *o = t;
+                }
+            }
+            for (r, e32) in acc.iter().enumerate().take(live) {
+                let thr = thr[r];
                 // Bit l: pair l unsettled (a mask of comparisons, which
                 // vectorises).
                 let mut open = 0u32;
                 for l in 0..LANES {
                     open |= u32::from(!((e32[l] >= thr) & (e32[l] < f32::INFINITY))) << l;
                 }
-                if trivial {
+                if trivial[r] {
                     open = 0;
                 }
                 open &= (1u32 << real) - 1;
+                if open != 0 {
+                    // The row in float64 is read once the group is screened:
+                    // fetch it now (it is not in cache; the screen read only
+                    // its float32 copy).
+                    let x = tile[(g * ROWS + r) * d..].as_ptr().cast::<u8>();
+                    for line in (0..d * std::mem::size_of::<F>()).step_by(64) {
+                        prefetch(x.wrapping_add(line));
+                    }
+                }
                 while open != 0 {
                     pending[np] = (r as u8, open.trailing_zeros() as u8);
                     np += 1;
