@@ -432,8 +432,12 @@ class KMeans(
                 for _ in range(self._n_init)
             ]
         else:
-            # Not used, but checked as scikit-learn does.
-            check_random_state(self.random_state)
+            # Not used, but checked as scikit-learn does (an integer through
+            # the remembered seed, without seeding a generator again).
+            if isinstance(self.random_state, numbers.Integral):
+                _seed_of_int(int(self.random_state))
+            else:
+                check_random_state(self.random_state)
             runs = [(self._check_centers(self.init, X, "init"), 1, 0)]
 
         best = None

@@ -1013,8 +1013,43 @@ fn exact_pairs<F: Float, const FMA: bool>(xs: [&[F]; PAIRS], cs: [&[F]; PAIRS]) 
 mod tests {
     use super::*;
 
-    /// Potentials (as bits) and listed pairs of one tile, by the float64
-    /// blocked kernel or by the screened one.
+    /// Uniform values in [0, 1) from a 64-bit LCG.
+    fn uniform(seed: u64) -> impl FnMut() -> f64 {
+        let mut state = seed;
+        move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        }
+    }
+
+    /// What one kernel run adds for `t` candidates: the potentials (as
+    /// bits) and the listed pairs (distances as float64 bits, exact for
+    /// float32), as a sorted set: their order does not matter to the update.
+    fn outcome<F: Float>(
+        t: usize,
+        kernel: impl FnOnce(&mut Out<'_, F>),
+    ) -> (Vec<u64>, Vec<(u32, u32, u64)>) {
+        let mut pots = vec![0f64; t.div_ceil(LANES) * LANES];
+        let (mut near, mut scratch) = (Vec::new(), Vec::new());
+        kernel(&mut Out {
+            pots: &mut pots,
+            flags: &mut [],
+            near: &mut near,
+            first: 3,
+            scratch: &mut scratch,
+        });
+        let pots = pots[..t].iter().map(|p| p.to_bits()).collect();
+        let mut near: Vec<_> = near
+            .iter()
+            .map(|p| (p.row, p.t, p.dist.as_f64().to_bits()))
+            .collect();
+        near.sort_unstable();
+        (pots, near)
+    }
+
+    /// One float64 tile by the blocked kernel or by the screened one.
     fn run(
         tile: &[f64],
         closest: &[f64],
@@ -1039,29 +1074,13 @@ mod tests {
             cand: &c32,
             block_norms: &block_norms,
         };
-        let mut pots = vec![0f64; t.div_ceil(LANES) * LANES];
-        let (mut near, mut scratch) = (Vec::new(), Vec::new());
-        let mut out = Out {
-            pots: &mut pots,
-            flags: &mut [],
-            near: &mut near,
-            first: 3,
-            scratch: &mut scratch,
-        };
-        evaluate_tile(tile, closest, w, &c, &mut out, screened.then_some(&screen));
-        let pots = pots[..t].iter().map(|p| p.to_bits()).collect();
-        let mut near: Vec<_> = near
-            .iter()
-            .map(|p| (p.row, p.t, p.dist.to_bits()))
-            .collect();
-        // The order of the list does not matter to the update.
-        near.sort_unstable();
-        (pots, near)
+        outcome(t, |out| {
+            evaluate_tile(tile, closest, w, &c, out, screened.then_some(&screen))
+        })
     }
 
-    /// Potentials (as bits) and listed pairs of one float32 tile, by the
-    /// blocked kernel or by whatever `evaluate_tile` picks (sixteen rows in
-    /// the lanes with AVX-512).
+    /// One float32 tile by the blocked kernel or by whatever `evaluate_tile`
+    /// picks (sixteen rows in the lanes with AVX-512).
     fn run32(
         tile: &[f32],
         closest: &[f32],
@@ -1069,47 +1088,21 @@ mod tests {
         cand: &[f32],
         d: usize,
         blocked: bool,
-    ) -> (Vec<u32>, Vec<(u32, u32, u32)>) {
+    ) -> (Vec<u64>, Vec<(u32, u32, u64)>) {
         let t = cand.len() / d;
         let c = Candidates::new(cand, t, d);
-        let mut pots = vec![0f64; t.div_ceil(LANES) * LANES];
-        let (mut near, mut scratch) = (Vec::new(), Vec::new());
-        let mut out = Out {
-            pots: &mut pots,
-            flags: &mut [],
-            near: &mut near,
-            first: 5,
-            scratch: &mut scratch,
-        };
-        if blocked {
-            run_blocked(tile, closest, w, &c, &mut out);
-        } else {
-            evaluate_tile(tile, closest, w, &c, &mut out, None);
-        }
-        // Potentials as f32 bits of the f64 sums would hide differences:
-        // compare the f64 bits, folded to 32 bits per half.
-        let pots = pots[..t]
-            .iter()
-            .flat_map(|p| [(p.to_bits() >> 32) as u32, p.to_bits() as u32])
-            .collect();
-        let mut near: Vec<_> = near
-            .iter()
-            .map(|p| (p.row, p.t, p.dist.to_bits()))
-            .collect();
-        // The order of the list does not matter to the update.
-        near.sort_unstable();
-        (pots, near)
+        outcome(t, |out| {
+            if blocked {
+                run_blocked(tile, closest, w, &c, out);
+            } else {
+                evaluate_tile(tile, closest, w, &c, out, None);
+            }
+        })
     }
 
     #[test]
     fn float32_kernel_with_rows_in_lanes_gives_the_blocked_kernels_bits() {
-        let mut state = 11u64;
-        let mut next = move || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut next = uniform(11);
         // Ordinary values, a far offset, tiny values (subnormal squares),
         // and values whose squares overflow (every pair listed).
         for (scale, offset) in [(1.0, 0.0), (3.0, 1e3), (1e-20, 0.0), (1e19, 0.0)] {
@@ -1148,13 +1141,7 @@ mod tests {
 
     #[test]
     fn screened_kernel_gives_the_float64_kernels_bits() {
-        let mut state = 7u64;
-        let mut next = move || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut next = uniform(7);
         // Ordinary values, a far offset, values that are subnormal or
         // overflow in float32, and huge ones.
         for (scale, offset) in [
