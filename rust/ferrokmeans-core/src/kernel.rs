@@ -24,6 +24,7 @@ use crate::data::CsrView;
 use crate::float::Float;
 use std::ops::Range;
 
+mod few;
 pub(crate) mod screen;
 
 /// Rows handled together by the large-`d` kernel (its SIMD lanes).
@@ -1154,23 +1155,19 @@ macro_rules! dispatch_fn {
 dispatch!(nearest_small [D] => nearest_lanes);
 dispatch!(nearest_large [] => nearest_blocked);
 
-/// [`nearest_rows`] compiled for the best instruction set available, with
-/// 8 rows at a time where AVX-512's 32 registers hold their accumulators
-/// (4 with AVX2's 16 or the portable baseline's).
+/// The kernel for few centres, for the best instruction set available:
+/// with AVX-512 the rows in the lanes ([`few`]), else [`nearest_rows`]
+/// with 4 rows at a time (the same results).
 fn nearest_few<F: Float, const MODE: u8>(tile: &[F], c: &Centers<F>, out: &mut Out<'_, F>) {
     #[cfg(target_arch = "x86_64")]
     {
-        #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
-        fn avx512<F: Float, const MODE: u8>(tile: &[F], c: &Centers<F>, out: &mut Out<'_, F>) {
-            nearest_rows::<F, true, MODE, 8>(tile, c, out)
-        }
         #[target_feature(enable = "avx2,fma")]
         fn avx2<F: Float, const MODE: u8>(tile: &[F], c: &Centers<F>, out: &mut Out<'_, F>) {
             nearest_rows::<F, true, MODE, 4>(tile, c, out)
         }
         match simd_level() {
             // SAFETY: simd_level() only reports features this CPU has.
-            SimdLevel::Avx512 => return unsafe { avx512::<F, MODE>(tile, c, out) },
+            SimdLevel::Avx512 => return unsafe { few::nearest_few_lanes::<F, MODE>(tile, c, out) },
             // SAFETY: as above.
             SimdLevel::Avx2 => return unsafe { avx2::<F, MODE>(tile, c, out) },
             SimdLevel::Portable => {}
@@ -1671,6 +1668,9 @@ mod tests {
                 xn: if MODE == BOUNDS { &mut xn } else { &mut [] },
             };
             match kernel {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: only called where simd_level() reports AVX-512.
+                16 => unsafe { few::nearest_few_lanes::<F, MODE>(tile, c, &mut out) },
                 4 => nearest_rows::<F, FMA, MODE, 4>(tile, c, &mut out),
                 8 => nearest_rows::<F, FMA, MODE, 8>(tile, c, &mut out),
                 _ => nearest_blocked::<F, FMA, MODE>(tile, c, &mut out),
@@ -1704,6 +1704,25 @@ mod tests {
                     }
                 }
             }
+            // With AVX-512, rows in the lanes: every output the bits of
+            // the centres-in-lanes kernel's.
+            if FMA && simd_level() == SimdLevel::Avx512 {
+                let bits = |v: &[F]| v.iter().map(|x| x.as_f64().to_bits()).collect::<Vec<_>>();
+                let (got, want) = (
+                    run::<F, FMA, MODE>(tile, c, 16),
+                    run::<F, FMA, MODE>(tile, c, 8),
+                );
+                let what = format!(
+                    "rows in lanes, mode {MODE} n={} d={} k={}",
+                    got.0.len(),
+                    c.d,
+                    c.k
+                );
+                assert_eq!(got.0, want.0, "labels, {what}");
+                assert_eq!(bits(&got.1), bits(&want.1), "distances, {what}");
+                assert_eq!(bits(&got.2), bits(&want.2), "second, {what}");
+                assert_eq!(bits(&got.3), bits(&want.3), "xn, {what}");
+            }
         }
         fn check<F: Float>(n: usize, d: usize, k: usize) {
             let mut tile: Vec<F> = data(n, d, 2, 10.0, 3.0)
@@ -1722,18 +1741,26 @@ mod tests {
                     cs[(k - 1) * d + f] = cs[d + f];
                 }
             }
+            if n > 40 {
+                // An infinite value, and squares that overflow in `F`.
+                tile[17 * d + 2] = F::infinity();
+                for v in &mut tile[33 * d..34 * d] {
+                    *v = F::max_value() / F::from_f64(4.0);
+                }
+            }
             let c = Centers::new(cs, k, d);
             both::<F, true, RANK>(&tile, &c);
             both::<F, false, RANK>(&tile, &c);
             both::<F, true, BOUNDS>(&tile, &c);
             both::<F, false, BOUNDS>(&tile, &c);
             both::<F, true, EXACT>(&tile, &c);
+            both::<F, true, LABELS>(&tile, &c);
         }
-        for d in [9, 16, 64] {
-            for k in [1, 2, 8, 10, 16] {
-                for n in [45, 3] {
-                    check::<f32>(n.max(6), d, k);
-                    check::<f64>(n.max(6), d, k);
+        for d in [9, 16, 17, 64, 100] {
+            for k in 1..=16 {
+                for n in [45, 6, 16, 17] {
+                    check::<f32>(n, d, k);
+                    check::<f64>(n, d, k);
                 }
             }
         }

@@ -289,24 +289,19 @@ fn column_moments_any<F: Float>(
                 let (r0, q) = q.split_at(d);
                 let (r1, q) = q.split_at(d);
                 let (r2, r3) = q.split_at(d);
+                // Zipped, not indexed: indexing the four rows kept bounds
+                // checks in the loop, and it did not vectorise.
+                let cols = s.iter_mut().zip(r0).zip(r1).zip(r2).zip(r3);
                 match center {
                     None => {
-                        for (j, a) in s.iter_mut().enumerate() {
-                            let mut t = *a;
-                            for r in [r0, r1, r2, r3] {
-                                t += r[j].as_f64();
-                            }
-                            *a = t;
+                        for ((((a, x0), x1), x2), x3) in cols {
+                            *a = (((*a + x0.as_f64()) + x1.as_f64()) + x2.as_f64()) + x3.as_f64();
                         }
                     }
                     Some(m) => {
-                        for (j, (a, m)) in s.iter_mut().zip(m).enumerate() {
-                            let mut t = *a;
-                            for r in [r0, r1, r2, r3] {
-                                let u = r[j].as_f64() - m;
-                                t += u * u;
-                            }
-                            *a = t;
+                        for (((((a, x0), x1), x2), x3), m) in cols.zip(m) {
+                            let sq = |x: &F| (x.as_f64() - m) * (x.as_f64() - m);
+                            *a = (((*a + sq(x0)) + sq(x1)) + sq(x2)) + sq(x3);
                         }
                     }
                 }

@@ -618,7 +618,9 @@ unsafe fn evaluate_rows16<F: Float>(
         // which does nothing but read rows, would wait for them).
         let next = tile.as_ptr().wrapping_add((g + 1) * R16 * d).cast::<u8>();
         // SAFETY: AVX-512F (the caller); `zeros` holds d zeros, `xg` 16·d.
-        unsafe { crate::kernel::screen::transpose16(tile32, g * R16, live, d, &zeros, &mut xg) };
+        unsafe {
+            crate::kernel::screen::transpose_centred(tile32, g * R16, live, d, &zeros, &mut xg)
+        };
         for b in 0..t_n.div_ceil(LANES) {
             let real = (t_n - b * LANES).min(LANES);
             let (xp, ep) = (xg.as_ptr(), e.as_mut_ptr().cast::<f32>());
@@ -731,7 +733,7 @@ unsafe fn rows16_finish(
             *o = (all | _mm512_cmp_ps_mask::<_CMP_LT_OQ>(el, bound)) & lm;
         }
         // Row r's candidates at t[r·16 ..]: the 16 × 16 block transposed.
-        crate::kernel::screen::transpose16(near, 0, real, R16, zeros, t);
+        crate::kernel::screen::transpose_centred(near, 0, real, R16, zeros, t);
         let mut acc = _mm512_loadu_pd(p.as_ptr());
         for r in 0..live {
             let w = weights.map_or(1.0, |w| f64::from(w[r]));

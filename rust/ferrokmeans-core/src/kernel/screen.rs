@@ -213,26 +213,27 @@ pub(super) fn nearest_screened<F: Float, const MODE: u8>(
     }
 }
 
-/// `xg[f·16 + l] = tile[(r0 + l)·d + f]` for the `live` (at most 16) rows
-/// from `r0`, 0 in the other lanes: float32 rows transposed in registers,
-/// values unchanged (`x - 0` is `x`, zeros' signs included). `zeros` holds
-/// `d` zeros; `xg` at least `16·d` values.
+/// `xg[f·BR + l] = tile[(r0 + l)·d + f] - mu[f]` for the `live` (at most
+/// [`BR`]) rows from `r0`, 0 in the other lanes: the group transposed and
+/// centred in registers, by the same subtractions as the other kernels'
+/// (with `mu` all zeros, the values unchanged, zeros' signs included:
+/// `x - 0` is `x`). `xg` holds at least `BR·d` values, `mu` `d`.
 ///
 /// # Safety
 /// The CPU has AVX-512F.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-pub(crate) unsafe fn transpose16(
-    tile: &[f32],
+pub(crate) unsafe fn transpose_centred<F: Float>(
+    tile: &[F],
     r0: usize,
     live: usize,
     d: usize,
-    zeros: &[f32],
-    xg: &mut [f32],
+    mu: &[F],
+    xg: &mut [F],
 ) {
-    debug_assert!(live <= BR && zeros.iter().all(|z| z.to_bits() == 0));
+    debug_assert!(live <= BR);
     // SAFETY: the caller's guarantee; the bounds are asserted inside.
-    unsafe { x86::transpose_group(tile, r0, live, d, zeros, xg) }
+    unsafe { x86::transpose_group(tile, r0, live, d, mu, xg) }
 }
 
 #[cfg(target_arch = "x86_64")]
