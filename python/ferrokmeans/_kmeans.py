@@ -298,9 +298,23 @@ class KMeans(
         # float32 and float64 as given, other types as float64; cast to the
         # dtype of X only after the checks, so that float64 centres beyond
         # float32's range are refused by name, not turned into infinities.
-        c: np.ndarray[Any, Any] = check_array(
-            centers, dtype=[np.float64, np.float32], copy=False, order="C"
-        )
+        c: np.ndarray[Any, Any]
+        if (
+            type(centers) is np.ndarray
+            and centers.ndim == 2
+            and centers.dtype in (np.float32, np.float64)
+            and centers.flags.c_contiguous
+            and centers.size > 0
+            and _finite_sum(centers)
+        ):
+            # What check_array returns for it (the array itself), without
+            # its checks for other kinds of input: as much time as a few
+            # iterations of a small fit.
+            c = centers
+        else:
+            c = check_array(
+                centers, dtype=[np.float64, np.float32], copy=False, order="C"
+            )
         if c.shape[0] != self.n_clusters:
             raise ValueError(
                 f"The shape of the initial centers {c.shape} does not match "
