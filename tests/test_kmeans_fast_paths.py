@@ -101,3 +101,27 @@ def test_invalid_seeds_are_rejected_for_every_init(init: str, seed: object) -> N
     km = KMeans(2, init=X[:2] if init == "array" else init, n_init=1, random_state=seed)
     with pytest.raises(ValueError):
         km.fit(X)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_initial_centres_as_an_array_fit_like_their_other_forms(dtype: type) -> None:
+    # A plain C-ordered float array takes the shortcut; a list, a
+    # Fortran-ordered copy and an integer array take check_array. Same fit,
+    # and the caller's array is left as it was.
+    X = _blobs(dtype)
+    init = X[[0, 100, 200, 299]].copy()
+    kept = init.copy()
+    forms = [init, init.tolist(), np.asfortranarray(init), init.round().astype(int)]
+    fits = [KMeans(4, init=form, n_init=1).fit(X) for form in forms[:3]]
+    for km in fits[1:]:
+        np.testing.assert_array_equal(km.labels_, fits[0].labels_)
+        np.testing.assert_array_equal(km.cluster_centers_, fits[0].cluster_centers_)
+    np.testing.assert_array_equal(init, kept)
+    rounded = KMeans(4, init=forms[3], n_init=1).fit(X)
+    same = KMeans(4, init=init.round(), n_init=1).fit(X)
+    np.testing.assert_array_equal(rounded.cluster_centers_, same.cluster_centers_)
+    for bad, word in [(np.nan, "NaN"), (np.inf, "infinity")]:
+        wrong = init.copy()
+        wrong[1, 2] = bad
+        with pytest.raises(ValueError, match=word):
+            KMeans(4, init=wrong, n_init=1).fit(X)
