@@ -132,10 +132,11 @@ pub fn kmeans_plusplus<F: Float>(
     let short = matches!(x, Data::Dense(_)) && flags_rows(x.n_features());
     let fb = trials.div_ceil(8);
     let mut flags = vec![0u8; if short { n * fb } else { 0 }];
-    let copies = screen_copies(pool, x);
     // Screening pays where few pairs need float64 (see `Copies`): decided
     // from the previous step's pairs that may come nearer, which every
-    // kernel lists alike (so the choice never changes a result).
+    // kernel lists alike (so the choice never changes a result). The copies
+    // are made when it first pays: on small data or few centres, never.
+    let mut copies: Option<Copies> = None;
     let mut screen = false;
     for c in 1..k {
         monitor.event(&Event::InitProgress { chosen: c })?;
@@ -154,6 +155,9 @@ pub fn kmeans_plusplus<F: Float>(
             cand_idx.push(i.ok_or(KMeansError::ZeroWeight)?);
         }
         let cand = gather_rows(x, &cand_idx);
+        if screen && copies.is_none() {
+            copies = screen_copies(pool, x);
+        }
         let use_copies = copies.as_ref().filter(|_| screen);
         let (pots, near) = evaluate(pool, x, weights, &cand, &closest, &mut flags, use_copies);
         let listed: usize = near.iter().map(Vec::len).sum();
@@ -177,8 +181,8 @@ pub fn kmeans_plusplus<F: Float>(
 /// in float32 (see `evaluate_screened`), which reads half the bytes at
 /// every step — the cost of k-means++ on such rows, which do not stay in
 /// cache — as long as few pairs (under 0.5 %) may come nearer: each of those
-/// is computed again in float64. Costs half of `x`'s size while k-means++
-/// runs.
+/// is computed again in float64. Costs half of `x`'s size from the first
+/// step where screening pays to the end of k-means++.
 struct Copies {
     rows: Vec<f32>,
     norms: Vec<f64>,
