@@ -97,13 +97,12 @@ class _VerbosePrinter:
 
 
 def _distinct_labels(labels: np.ndarray[Any, Any], k: int) -> int:
-    """How many of the clusters ``0..k-1`` hold a label: a count per cluster
-    rather than a sort, in chunks that bound the 64-bit copy ``bincount``
-    makes of int32 labels."""
+    """How many of the clusters ``0..k-1`` hold a label: a mark per cluster
+    rather than a sort. Indexing with the int32 labels converts them to
+    intp in small buffers; ``bincount`` made a 64-bit copy of them all (as
+    large as float32 data of two features)."""
     seen = np.zeros(k, dtype=bool)
-    step = 1 << 20
-    for start in range(0, labels.size, step):
-        seen |= np.bincount(labels[start : start + step], minlength=k) > 0
+    seen[labels] = True
     return int(np.count_nonzero(seen))
 
 
