@@ -205,13 +205,28 @@ pub(crate) fn evaluate_tile<F: Float>(
         _ => match screen {
             Some(screen) => run_screened::<F>(tile, closest, weights, c, out, screen),
             #[cfg(target_arch = "x86_64")]
-            None if std::mem::size_of::<F>() == 4 && simd_level() == SimdLevel::Avx512 => {
+            None if simd_level() == SimdLevel::Avx512 && rows_in_lanes::<F>(c.d) => {
                 // SAFETY: simd_level() only reports features this CPU has.
                 unsafe { run_rows16::<F>(tile, closest, weights, c, out) }
             }
             None => run_blocked::<F>(tile, closest, weights, c, out),
         },
     }
+}
+
+/// Float64 rows of more features than this go to the blocked kernel rather
+/// than to [`evaluate_rows16`]. On rows streamed from memory at every step
+/// (k-means++ on 100,000 float64 rows, 100 centres, one thread), rows in
+/// the lanes measured 10% faster at 128 features, 3% at 160, even at 192,
+/// and 4% slower at 256: there both kernels wait for memory, and the
+/// blocked one, which reads eight rows in place, streams them a little
+/// better.
+const ROWS16_F64_MAX_D: usize = 192;
+
+/// Whether [`evaluate_tile`] (with AVX-512 and no screen) takes the kernel
+/// with rows in the lanes for `d` features of `F`.
+fn rows_in_lanes<F: Float>(d: usize) -> bool {
+    std::mem::size_of::<F>() == 4 || d <= ROWS16_F64_MAX_D
 }
 
 /// Defines `$name<F, …>(tile, closest, weights, c, out, extra…)` running
@@ -553,14 +568,15 @@ fn evaluate_blocked<F: Float, const FMA: bool>(
     *out.scratch = scratch;
 }
 
-/// Rows per group of [`evaluate_rows16`]: the lanes of a float32 vector.
+/// Rows per group of [`evaluate_rows16`]: the lanes of a float32 vector,
+/// or of two float64 vectors.
 #[cfg(target_arch = "x86_64")]
 const R16: usize = 16;
 
 /// [`evaluate_rows16`] compiled for AVX-512.
 ///
 /// # Safety
-/// The CPU has AVX-512 (F, VL, DQ, BW), AVX2 and FMA; `F` is `f32`.
+/// The CPU has AVX-512 (F, VL, DQ, BW), AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
 unsafe fn run_rows16<F: Float>(
@@ -574,18 +590,45 @@ unsafe fn run_rows16<F: Float>(
     unsafe { evaluate_rows16(tile, closest, weights, c, out) }
 }
 
-/// The blocked kernel's results for float32 rows with AVX-512: [`R16`]
-/// rows in the lanes (transposed in registers), each candidate's feature
-/// broadcast, `Σ (x - c)²` by one subtraction and one fused multiply-add
-/// per feature: per lane the very operations of [`evaluate_blocked`]
-/// (`x - c` is `-(c - x)` exactly, so the squares are the same), in the
-/// same feature order, so the potentials and the listed pairs are the same
-/// bits. A vector holds sixteen rows where the blocked kernel's holds eight
-/// candidates, none of them padding: twice the work per instruction, more
-/// where there are fewer than eight candidates.
+/// Whether `F` is `f32` (else `f64`: the trait is sealed to the two).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn is_f32<F: Float>() -> bool {
+    std::any::TypeId::of::<F>() == std::any::TypeId::of::<f32>()
+}
+
+/// `v` as a slice of `T`, which is `F` (checked): the generic driver below
+/// hands its buffers to kernels written with one type's intrinsics.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn same<F: 'static, T: 'static>(v: &[F]) -> &[T] {
+    assert!(std::any::TypeId::of::<F>() == std::any::TypeId::of::<T>());
+    // SAFETY: F and T are the same type.
+    unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<T>(), v.len()) }
+}
+
+/// [`same`] for a mutable slice.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn same_mut<F: 'static, T: 'static>(v: &mut [F]) -> &mut [T] {
+    assert!(std::any::TypeId::of::<F>() == std::any::TypeId::of::<T>());
+    // SAFETY: F and T are the same type.
+    unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<T>(), v.len()) }
+}
+
+/// The blocked kernel's results with AVX-512: [`R16`] rows in the lanes
+/// (transposed in registers; in float64, two vectors of eight), each
+/// candidate's feature broadcast, `Σ (x - c)²` by one subtraction and one
+/// fused multiply-add per feature: per lane the very operations of
+/// [`evaluate_blocked`] (`x - c` is `-(c - x)` exactly, so the squares are
+/// the same), in the same feature order, so the potentials and the listed
+/// pairs are the same bits. A vector holds rows where the blocked kernel's
+/// holds eight candidates, none of them padding: in float32 twice the work
+/// per instruction, and in either type more where there are fewer than
+/// eight candidates (k-means++ tries `2 + ln k`).
 ///
 /// # Safety
-/// The CPU has AVX-512F and FMA; `F` is `f32`.
+/// The CPU has AVX-512F and FMA.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn evaluate_rows16<F: Float>(
@@ -596,67 +639,52 @@ unsafe fn evaluate_rows16<F: Float>(
     out: &mut Out<'_, F>,
 ) {
     let (d, m, t_n) = (c.d, closest.len(), c.t);
-    assert!(std::mem::size_of::<F>() == 4 && tile.len() == m * d && c.rows.len() == t_n * d);
-    // SAFETY: F is f32 (same size, and the trait is sealed to f32 and f64).
-    let (tile32, cand32) = unsafe {
-        (
-            std::slice::from_raw_parts(tile.as_ptr().cast::<f32>(), tile.len()),
-            c.rows.as_ptr().cast::<f32>(),
-        )
-    };
-    let zeros = vec![0f32; d.max(R16)];
-    let mut xg = vec![0f32; R16 * d];
-    let (mut nbuf, mut tbuf) = (vec![0f32; R16 * R16], vec![0f32; R16 * R16]);
+    assert!(tile.len() == m * d && c.rows.len() == t_n * d);
+    // The buffers, from the kernels' scratch (no allocation once it has
+    // grown): the group transposed (16·d), zeros (the transpositions' `μ`)
+    // and two 16 × 16 blocks for the finish.
+    let mut scratch = std::mem::take(out.scratch);
+    scratch.resize(R16 * d + d.max(R16) + 2 * R16 * R16, F::zero());
+    let (xg, rest) = scratch.split_at_mut(R16 * d);
+    let (zeros, rest) = rest.split_at_mut(d.max(R16));
+    zeros.fill(F::zero());
+    let (nbuf, tbuf) = rest.split_at_mut(R16 * R16);
     // Distances of the group's rows to one block of candidates:
     // `e[l·R16 + r]` (padding candidates stay 0; their potentials are ignored).
     let mut e = [F::zero(); LANES * R16];
     for g in 0..m.div_ceil(R16) {
         let live = R16.min(m - g * R16);
-        // The next group's rows (16·d·4 bytes: d lines), fetched a line per
-        // feature while this group's first block is computed (a burst of
-        // fetches would overflow the queue of misses, and the transposition,
-        // which does nothing but read rows, would wait for them).
+        // The next group's rows (16·d values: d lines in float32, 2d in
+        // float64), fetched a line or two per feature while this group's
+        // first block is computed (a burst of fetches would overflow the
+        // queue of misses, and the transposition, which does nothing but
+        // read rows, would wait for them).
         let next = tile.as_ptr().wrapping_add((g + 1) * R16 * d).cast::<u8>();
         // SAFETY: AVX-512F (the caller); `zeros` holds d zeros, `xg` 16·d.
-        unsafe {
-            crate::kernel::screen::transpose_centred(tile32, g * R16, live, d, &zeros, &mut xg)
-        };
+        unsafe { crate::kernel::screen::transpose_centred(tile, g * R16, live, d, zeros, xg) };
         for b in 0..t_n.div_ceil(LANES) {
             let real = (t_n - b * LANES).min(LANES);
-            let (xp, ep) = (xg.as_ptr(), e.as_mut_ptr().cast::<f32>());
-            // SAFETY: AVX-512F and FMA (the caller); xg holds 16·d values,
-            // the block's `real` candidates d each, e 16·LANES.
-            unsafe {
-                let cp = cand32.add(b * LANES * d);
-                let nx = if b == 0 { next } else { std::ptr::null() };
-                match real {
-                    1 => rows16_block::<1>(xp, cp, d, ep, nx),
-                    2 => rows16_block::<2>(xp, cp, d, ep, nx),
-                    3 => rows16_block::<3>(xp, cp, d, ep, nx),
-                    4 => rows16_block::<4>(xp, cp, d, ep, nx),
-                    5 => rows16_block::<5>(xp, cp, d, ep, nx),
-                    6 => rows16_block::<6>(xp, cp, d, ep, nx),
-                    7 => rows16_block::<7>(xp, cp, d, ep, nx),
-                    _ => rows16_block::<8>(xp, cp, d, ep, nx),
-                }
-            }
+            let cand = &c.rows[b * LANES * d..(b * LANES + real) * d];
+            let nx = if b == 0 { next } else { std::ptr::null() };
+            // SAFETY: AVX-512F and FMA (the caller).
+            unsafe { rows16_block(real, xg, cand, d, &mut e, nx) };
             let lanes = b * LANES..(b + 1) * LANES;
             let p: &mut [f64; LANES] = (&mut out.pots[lanes]).try_into().expect("lanes");
             let rows = g * R16..g * R16 + live;
-            // SAFETY: AVX-512F (the caller); F is f32; the slices hold
-            // `live` rows, `e` LANES·16 values.
+            let cl = &closest[rows.clone()];
+            // SAFETY: AVX-512F (the caller); `live` ≤ 16 rows, `e` 8·16
+            // values, `nbuf` and `tbuf` 16·16, `zeros` 16 or more.
             let open = unsafe {
-                let cast = |v: &[F]| std::slice::from_raw_parts(v.as_ptr().cast::<f32>(), v.len());
-                rows16_finish(
-                    &*e.as_ptr().cast::<[f32; LANES * R16]>(),
-                    real,
-                    cast(&closest[rows.clone()]),
-                    weights.map(|w| cast(&w[rows])),
-                    (c.kappa_sum.as_f64() as f32, c.floor.as_f64() as f32),
-                    &zeros[..R16],
-                    (&mut nbuf, &mut tbuf),
-                    p,
-                )
+                let (ks, floor) = (c.kappa_sum.as_f64(), c.floor.as_f64());
+                let open = if is_f32::<F>() {
+                    let ks = (ks as f32, floor as f32);
+                    rows16_near32(same(&e), real, same(cl), ks, same_mut(nbuf))
+                } else {
+                    rows16_near64(same(&e), real, same(cl), (ks, floor), same_mut(nbuf))
+                };
+                let w = weights.map(|w| &w[rows]);
+                rows16_sum(nbuf, real, live, w, &zeros[..R16], tbuf, p);
+                open
             };
             for (l, &o) in open.iter().enumerate().take(real) {
                 let mut o = u32::from(o);
@@ -668,41 +696,85 @@ unsafe fn evaluate_rows16<F: Float>(
             }
         }
     }
+    *out.scratch = scratch;
 }
 
-/// What [`evaluate_rows16`] makes of a group's distances `e` (candidate
-/// `l` of the block, row `r`, at `e[l·16 + r]`; `real` candidates, and
-/// `closest.len()` live rows): `w·min(closest, e)` added to `p` row by row
-/// in order (the values transposed in registers, so that each row adds a
-/// vector of candidates), and per candidate the rows it may bring nearer
-/// (bit `r`), by the blocked kernel's threshold. `ks`: the candidates'
-/// `kappa_sum` and `floor`; `zeros`: 16 zeros; two scratch buffers of
-/// 16 × 16 values.
+/// `Σ (x - c)²` for the transposed group `xg` (16·d values) and the `real`
+/// (1 to [`LANES`]) candidates of `cand` (row-major), to `e[j·16 + r]`: by
+/// [`rows16_block32`] or [`rows16_block64`] with `real` accumulators.
 ///
 /// # Safety
-/// The CPU has AVX-512F; `closest` (and `weights`) hold at most 16 rows.
+/// The CPU has AVX-512F and FMA.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn rows16_finish(
-    e: &[f32; LANES * R16],
+unsafe fn rows16_block<F: Float>(
+    real: usize,
+    xg: &[F],
+    cand: &[F],
+    d: usize,
+    e: &mut [F; LANES * R16],
+    next: *const u8,
+) {
+    assert!((1..=LANES).contains(&real) && xg.len() >= R16 * d && cand.len() == real * d);
+    macro_rules! by_count {
+        ($kernel:ident, $t:ty) => {{
+            let (x, c) = (same::<F, $t>(xg).as_ptr(), same::<F, $t>(cand).as_ptr());
+            let e = same_mut::<F, $t>(e).as_mut_ptr();
+            type Kernel = unsafe fn(*const $t, *const $t, usize, *mut $t, *const u8);
+            let kernel: Kernel = match real {
+                1 => $kernel::<1>,
+                2 => $kernel::<2>,
+                3 => $kernel::<3>,
+                4 => $kernel::<4>,
+                5 => $kernel::<5>,
+                6 => $kernel::<6>,
+                7 => $kernel::<7>,
+                _ => $kernel::<8>,
+            };
+            // Called through an opaque pointer: rustc drops `inline(never)`
+            // on `target_feature` functions (1.95), and once inlined into
+            // this driver the accumulators went to the stack (float64: 56
+            // of 72 multiply-adds stored to the stack).
+            let kernel = std::hint::black_box(kernel);
+            // SAFETY: the caller's CPU features; the lengths asserted above.
+            unsafe { kernel(x, c, d, e, next) }
+        }};
+    }
+    if is_f32::<F>() {
+        by_count!(rows16_block32, f32)
+    } else {
+        by_count!(rows16_block64, f64)
+    }
+}
+
+/// The first half of what [`evaluate_rows16`] makes of a group's float32
+/// distances `e` (candidate `l` of the block, row `r`, at `e[l·16 + r]`;
+/// `real` candidates, and `closest.len()` live rows): `near[l·16 + r]` =
+/// `if e < closest { e } else { closest }`, and per candidate the rows it
+/// may bring nearer (bit `r`), by [`near_bound`]'s threshold (`ks`: the
+/// candidates' `kappa_sum` and `floor`).
+///
+/// # Safety
+/// The CPU has AVX-512F; `closest` holds at most 16 rows, `e` and `near`
+/// 8·16 values or more.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn rows16_near32(
+    e: &[f32],
     real: usize,
     closest: &[f32],
-    weights: Option<&[f32]>,
     (kappa_sum, floor): (f32, f32),
-    zeros: &[f32],
-    (near, t): (&mut [f32], &mut [f32]),
-    p: &mut [f64; LANES],
+    near: &mut [f32],
 ) -> [u16; LANES] {
     use std::arch::x86_64::{
-        _mm256_loadu_ps, _mm512_add_pd, _mm512_add_ps, _mm512_cmp_ps_mask, _mm512_cvtps_pd,
-        _mm512_loadu_pd, _mm512_loadu_ps, _mm512_mask_blend_ps, _mm512_maskz_loadu_ps,
-        _mm512_min_ps, _mm512_mul_pd, _mm512_mul_ps, _mm512_set1_pd, _mm512_set1_ps,
-        _mm512_setzero_ps, _mm512_storeu_pd, _mm512_storeu_ps, _CMP_GE_OQ, _CMP_GT_OQ, _CMP_LT_OQ,
+        _mm512_add_ps, _mm512_cmp_ps_mask, _mm512_loadu_ps, _mm512_mask_blend_ps,
+        _mm512_maskz_loadu_ps, _mm512_min_ps, _mm512_mul_ps, _mm512_set1_ps, _mm512_setzero_ps,
+        _mm512_storeu_ps, _CMP_GE_OQ, _CMP_GT_OQ, _CMP_LT_OQ,
     };
     let live = closest.len();
-    debug_assert!(live <= R16 && real <= LANES && weights.is_none_or(|w| w.len() == live));
-    // SAFETY (whole body): the caller's guarantees; every load and store is
-    // of a whole local array, or masked to the live rows.
+    assert!(live <= R16 && real <= LANES && e.len() >= LANES * R16 && near.len() >= LANES * R16);
+    // SAFETY (whole body): the caller's CPU features; every load and store
+    // is inside `e` and `near` (asserted above), or masked to the live rows.
     unsafe {
         let lm: u16 = if live == R16 {
             u16::MAX
@@ -723,34 +795,127 @@ unsafe fn rows16_finish(
                 _mm512_set1_ps(floor),
             ),
         );
-        // `if e < cl { e } else { cl }` per candidate, and the rows it may
-        // bring nearer.
-        assert!(near.len() == R16 * R16 && t.len() == R16 * R16);
         let mut open = [0u16; LANES];
         for (l, o) in open.iter_mut().enumerate().take(real) {
             let el = _mm512_loadu_ps(e.as_ptr().add(l * R16));
+            // min_ps(a, b) is `if a < b { a } else { b }`.
             _mm512_storeu_ps(near.as_mut_ptr().add(l * R16), _mm512_min_ps(el, cl));
             *o = (all | _mm512_cmp_ps_mask::<_CMP_LT_OQ>(el, bound)) & lm;
         }
-        // Row r's candidates at t[r·16 ..]: the 16 × 16 block transposed.
-        crate::kernel::screen::transpose_centred(near, 0, real, R16, zeros, t);
-        let mut acc = _mm512_loadu_pd(p.as_ptr());
-        for r in 0..live {
-            let w = weights.map_or(1.0, |w| f64::from(w[r]));
-            let v = _mm512_cvtps_pd(_mm256_loadu_ps(t.as_ptr().add(r * R16)));
-            acc = _mm512_add_pd(acc, _mm512_mul_pd(_mm512_set1_pd(w), v));
-        }
-        _mm512_storeu_pd(p.as_mut_ptr(), acc);
         open
     }
 }
 
-/// `Σ_f (x_r[f] - c_j[f])²` for the [`R16`] transposed rows of `xg`
-/// (feature `f` of row `r` at `f·16 + r`) and the `N` candidates at `cand`
-/// (row-major, `d` features each), in feature order: to `e[j·16 + r]`.
-/// Unless `next` is null, also fetches line `f` from `next` at feature `f`.
+/// [`rows16_near32`] for float64 distances: each candidate's 16 rows as
+/// two vectors of eight, the threshold computed in float64.
 ///
-/// A function of its own (never inlined), so that its `N` accumulators get
+/// # Safety
+/// As for [`rows16_near32`].
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn rows16_near64(
+    e: &[f64],
+    real: usize,
+    closest: &[f64],
+    (kappa_sum, floor): (f64, f64),
+    near: &mut [f64],
+) -> [u16; LANES] {
+    use std::arch::x86_64::{
+        _mm512_add_pd, _mm512_cmp_pd_mask, _mm512_loadu_pd, _mm512_mask_blend_pd,
+        _mm512_maskz_loadu_pd, _mm512_min_pd, _mm512_mul_pd, _mm512_set1_pd, _mm512_setzero_pd,
+        _mm512_storeu_pd, _CMP_GE_OQ, _CMP_GT_OQ, _CMP_LT_OQ,
+    };
+    let live = closest.len();
+    assert!(live <= R16 && real <= LANES && e.len() >= LANES * R16 && near.len() >= LANES * R16);
+    // SAFETY (whole body): as in rows16_near32; the second half's masked
+    // load reads nothing past the live rows (its address may be past the
+    // slice when no row of that half is live, hence `wrapping_add`).
+    unsafe {
+        let lm: u16 = if live == R16 {
+            u16::MAX
+        } else {
+            (1u16 << live) - 1
+        };
+        let mut open = [0u16; LANES];
+        for h in 0..2 {
+            let hm = (lm >> (8 * h)) as u8;
+            let cl = _mm512_maskz_loadu_pd(hm, closest.as_ptr().wrapping_add(8 * h));
+            // near_bound, as in rows16_near32.
+            let pos = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(cl, _mm512_setzero_pd()) & hm;
+            let huge = _mm512_set1_pd(f64::MAX / 4.0);
+            let all = _mm512_cmp_pd_mask::<_CMP_GE_OQ>(cl, huge) & pos;
+            let bound = _mm512_mask_blend_pd(
+                pos,
+                _mm512_setzero_pd(),
+                _mm512_add_pd(
+                    _mm512_mul_pd(cl, _mm512_set1_pd(1.0 + kappa_sum)),
+                    _mm512_set1_pd(floor),
+                ),
+            );
+            for (l, o) in open.iter_mut().enumerate().take(real) {
+                let at = l * R16 + 8 * h;
+                let el = _mm512_loadu_pd(e.as_ptr().add(at));
+                _mm512_storeu_pd(near.as_mut_ptr().add(at), _mm512_min_pd(el, cl));
+                let m = (all | _mm512_cmp_pd_mask::<_CMP_LT_OQ>(el, bound)) & hm;
+                *o |= u16::from(m) << (8 * h);
+            }
+        }
+        open
+    }
+}
+
+/// The second half of the finish: `w·near` added to `p` row by row in
+/// order, as [`evaluate_blocked`] adds them (`near` from [`rows16_near32`]
+/// or [`rows16_near64`], `real` candidates and `live` rows; `weights` of
+/// the live rows). The 16 × 16 block is first transposed in registers to
+/// `t`, so that each row adds a vector of candidates. `zeros`: 16 zeros.
+///
+/// # Safety
+/// The CPU has AVX-512F; `near` and `t` hold 16·16 values, `live` ≤ 16.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn rows16_sum<F: Float>(
+    near: &[F],
+    real: usize,
+    live: usize,
+    weights: Option<&[F]>,
+    zeros: &[F],
+    t: &mut [F],
+    p: &mut [f64; LANES],
+) {
+    use std::arch::x86_64::{
+        _mm256_loadu_ps, _mm512_add_pd, _mm512_cvtps_pd, _mm512_loadu_pd, _mm512_mul_pd,
+        _mm512_set1_pd, _mm512_storeu_pd,
+    };
+    assert!(live <= R16 && near.len() == R16 * R16 && t.len() == R16 * R16);
+    debug_assert!(weights.is_none_or(|w| w.len() == live));
+    // SAFETY (whole body): the caller's CPU features; row r's candidates
+    // are the 8 values of `t` from r·16 (asserted lengths).
+    unsafe {
+        // Row r's candidates at t[r·16 ..].
+        crate::kernel::screen::transpose_centred(near, 0, real, R16, zeros, t);
+        let mut acc = _mm512_loadu_pd(p.as_ptr());
+        for r in 0..live {
+            let w = weights.map_or(1.0, |w| w[r].as_f64());
+            let v = if is_f32::<F>() {
+                _mm512_cvtps_pd(_mm256_loadu_ps(same::<F, f32>(t).as_ptr().add(r * R16)))
+            } else {
+                _mm512_loadu_pd(same::<F, f64>(t).as_ptr().add(r * R16))
+            };
+            acc = _mm512_add_pd(acc, _mm512_mul_pd(_mm512_set1_pd(w), v));
+        }
+        _mm512_storeu_pd(p.as_mut_ptr(), acc);
+    }
+}
+
+/// `Σ_f (x_r[f] - c_j[f])²` for the [`R16`] transposed float32 rows of
+/// `xg` (feature `f` of row `r` at `f·16 + r`) and the `N` candidates at
+/// `cand` (row-major, `d` features each), in feature order: to
+/// `e[j·16 + r]`. Unless `next` is null, also fetches line `f` from `next`
+/// at feature `f`.
+///
+/// A function of its own (called through an opaque pointer by
+/// [`rows16_block`], so never inlined), so that its `N` accumulators get
 /// registers of their own rather than stack slots.
 ///
 /// # Safety
@@ -759,7 +924,7 @@ unsafe fn rows16_finish(
 #[cfg(target_arch = "x86_64")]
 #[inline(never)]
 #[target_feature(enable = "avx512f,fma")]
-unsafe fn rows16_block<const N: usize>(
+unsafe fn rows16_block32<const N: usize>(
     xg: *const f32,
     cand: *const f32,
     d: usize,
@@ -785,6 +950,52 @@ unsafe fn rows16_block<const N: usize>(
         }
         for (j, a) in acc.iter().enumerate() {
             _mm512_storeu_ps(e.add(j * R16), *a);
+        }
+    }
+}
+
+/// [`rows16_block32`] for float64 rows: each feature of the group as two
+/// vectors of eight rows, so `2N` accumulators (independent chains: enough
+/// to keep both FMA pipes busy from `N` = 4, the usual `2 + ln k`); fetches
+/// lines `2f` and `2f + 1` from `next` at feature `f`.
+///
+/// # Safety
+/// As for [`rows16_block32`].
+#[cfg(target_arch = "x86_64")]
+#[inline(never)]
+#[target_feature(enable = "avx512f,fma")]
+unsafe fn rows16_block64<const N: usize>(
+    xg: *const f64,
+    cand: *const f64,
+    d: usize,
+    e: *mut f64,
+    next: *const u8,
+) {
+    use std::arch::x86_64::{
+        _mm512_fmadd_pd, _mm512_loadu_pd, _mm512_set1_pd, _mm512_setzero_pd, _mm512_storeu_pd,
+        _mm512_sub_pd,
+    };
+    // SAFETY (whole body): the caller's guarantees.
+    unsafe {
+        let mut lo = [_mm512_setzero_pd(); N];
+        let mut hi = [_mm512_setzero_pd(); N];
+        for f in 0..d {
+            if !next.is_null() {
+                prefetch(next.wrapping_add(128 * f));
+                prefetch(next.wrapping_add(128 * f + 64));
+            }
+            let xl = _mm512_loadu_pd(xg.add(f * R16));
+            let xh = _mm512_loadu_pd(xg.add(f * R16 + 8));
+            for j in 0..N {
+                let c = _mm512_set1_pd(*cand.add(j * d + f));
+                let (tl, th) = (_mm512_sub_pd(xl, c), _mm512_sub_pd(xh, c));
+                lo[j] = _mm512_fmadd_pd(tl, tl, lo[j]);
+                hi[j] = _mm512_fmadd_pd(th, th, hi[j]);
+            }
+        }
+        for j in 0..N {
+            _mm512_storeu_pd(e.add(j * R16), lo[j]);
+            _mm512_storeu_pd(e.add(j * R16 + 8), hi[j]);
         }
     }
 }
@@ -1081,13 +1292,14 @@ mod tests {
         })
     }
 
-    /// One float32 tile by the blocked kernel or by whatever `evaluate_tile`
-    /// picks (sixteen rows in the lanes with AVX-512).
-    fn run32(
-        tile: &[f32],
-        closest: &[f32],
-        w: Option<&[f32]>,
-        cand: &[f32],
+    /// One tile by the blocked kernel, or by the one with sixteen rows in
+    /// the lanes (whatever `d`; without AVX-512, whatever `evaluate_tile`
+    /// picks without a screen).
+    fn run_unscreened<F: Float>(
+        tile: &[F],
+        closest: &[F],
+        w: Option<&[F]>,
+        cand: &[F],
         d: usize,
         blocked: bool,
     ) -> (Vec<u64>, Vec<(u32, u32, u64)>) {
@@ -1096,49 +1308,103 @@ mod tests {
         outcome(t, |out| {
             if blocked {
                 run_blocked(tile, closest, w, &c, out);
-            } else {
-                evaluate_tile(tile, closest, w, &c, out, None);
+                return;
             }
+            #[cfg(target_arch = "x86_64")]
+            if simd_level() == SimdLevel::Avx512 {
+                // SAFETY: simd_level() only reports features this CPU has.
+                unsafe { run_rows16(tile, closest, w, &c, out) };
+                return;
+            }
+            evaluate_tile(tile, closest, w, &c, out, None);
         })
     }
 
-    #[test]
-    fn float32_kernel_with_rows_in_lanes_gives_the_blocked_kernels_bits() {
-        let mut next = uniform(11);
-        // Ordinary values, a far offset, tiny values (subnormal squares),
-        // and values whose squares overflow (every pair listed).
-        for (scale, offset) in [(1.0, 0.0), (3.0, 1e3), (1e-20, 0.0), (1e19, 0.0)] {
-            for d in [9, 16, 20, 33, 64] {
-                for t in [1, 3, 8, 9, 11, 17] {
+    /// The kernel with rows in the lanes against the blocked one, on tiles
+    /// of `F` values `offset + scale·u` for each `(scale, offset)` (`u`
+    /// uniform in [0, 1)), 1 to 17 candidates, `closest` at, within a hair
+    /// of and far from a candidate's distance, with and without weights,
+    /// whole tiles and one cut short of a group.
+    fn rows_in_lanes_match_blocked<F: Float>(seed: u64, cases: &[(f64, f64)]) {
+        let mut next = uniform(seed);
+        for &(scale, offset) in cases {
+            for d in [9, 16, 20, 33, 64, 200] {
+                // The blocked kernel's relative threshold: `closest` just
+                // across it (in either direction after rounding).
+                let eps = F::epsilon().as_f64();
+                let edge = 1.0 / (1.0 + 4.0 * (d as f64 + 2.0) * eps);
+                let factors = [
+                    0.0,
+                    0.5,
+                    1.0 - 1e-6,
+                    edge,
+                    1.0 - 4.0 * eps,
+                    1.0,
+                    1.0 + 4.0 * eps,
+                    1.0 + 1e-6,
+                    1.01,
+                    3.0,
+                ];
+                for t in 1..=17 {
                     let m = 16 * 5 + 7;
-                    let v = |x: f64| (offset + scale * x) as f32;
-                    let tile: Vec<f32> = (0..m * d).map(|_| v(next())).collect();
-                    let mut cand: Vec<f32> = (0..t * d).map(|_| v(next())).collect();
+                    let v = |x: f64| F::from_f64(offset + scale * x);
+                    let tile: Vec<F> = (0..m * d).map(|_| v(next())).collect();
+                    let mut cand: Vec<F> = (0..t * d).map(|_| v(next())).collect();
                     // A candidate that is a row of the tile.
                     cand[..d].copy_from_slice(&tile[5 * d..6 * d]);
-                    let factors = [0.0, 0.5, 1.0 - 1e-6, 1.0, 1.0 + 1e-6, 1.01, 3.0];
-                    let closest: Vec<f32> = (0..m)
+                    let closest: Vec<F> = (0..m)
                         .map(|i| {
                             let j = i % t;
                             let x = &tile[i * d..(i + 1) * d];
                             let e = crate::kernel::sq_dist(x, &cand[j * d..(j + 1) * d]);
-                            e * factors[i % factors.len()] as f32
+                            e * F::from_f64(factors[i % factors.len()])
                         })
                         .collect();
-                    let w: Vec<f32> = (0..m).map(|_| (next() * 3.0) as f32).collect();
+                    let w: Vec<F> = (0..m).map(|_| F::from_f64(next() * 3.0)).collect();
                     for weights in [None, Some(&w[..])] {
-                        // Whole tiles, and a tile cut short of a group.
-                        for rows in [m, 16 * 2 + 3] {
+                        // Whole tiles, and tiles cut short of a group: 3
+                        // rows in the last (in float64, its second half
+                        // empty) or 11 (the second half partly live).
+                        for rows in [m, 16 * 2 + 3, 16 * 2 + 11] {
                             let args = (&tile[..rows * d], &closest[..rows]);
                             let wr = weights.map(|w| &w[..rows]);
-                            let want = run32(args.0, args.1, wr, &cand, d, true);
-                            let got = run32(args.0, args.1, wr, &cand, d, false);
+                            let want = run_unscreened(args.0, args.1, wr, &cand, d, true);
+                            let got = run_unscreened(args.0, args.1, wr, &cand, d, false);
                             assert_eq!(got, want, "d={d} t={t} scale={scale:e} rows={rows}");
                         }
                     }
                 }
             }
         }
+    }
+
+    #[test]
+    fn float32_kernel_with_rows_in_lanes_gives_the_blocked_kernels_bits() {
+        // Ordinary values, a far offset, tiny values (subnormal squares),
+        // and values whose squares overflow (every pair listed).
+        rows_in_lanes_match_blocked::<f32>(
+            11,
+            &[(1.0, 0.0), (3.0, 1e3), (1e-20, 0.0), (1e19, 0.0)],
+        );
+    }
+
+    #[test]
+    fn float64_kernel_with_rows_in_lanes_gives_the_blocked_kernels_bits() {
+        // Ordinary values, far offsets, tiny values (subnormal squares);
+        // values whose sums of squares pass a quarter of the largest float64
+        // (`closest` so large that every candidate is listed) or overflow,
+        // and values whose squares overflow.
+        rows_in_lanes_match_blocked::<f64>(
+            13,
+            &[
+                (1.0, 0.0),
+                (3.0, 1e3),
+                (3.0, 1e7),
+                (1e-160, 0.0),
+                (5e153, 0.0),
+                (1e160, 0.0),
+            ],
+        );
     }
 
     #[test]
