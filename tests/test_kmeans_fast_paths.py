@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.utils import check_random_state
 
-from ferrokmeans import KMeans
+from ferrokmeans import KMeans, kmeans_plusplus
 from ferrokmeans._kmeans import _core_seed, _draw_seed
 
 
@@ -125,3 +125,30 @@ def test_initial_centres_as_an_array_fit_like_their_other_forms(dtype: type) -> 
         wrong[1, 2] = bad
         with pytest.raises(ValueError, match=word):
             KMeans(4, init=wrong, n_init=1).fit(X)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kmeans_plusplus_on_an_array_draws_what_its_other_forms_draw(
+    dtype: type,
+) -> None:
+    # The plain array skips check_array and an integer seed goes through the
+    # remembered seed: the same rows as for a DataFrame of the same dtype
+    # (through check_array), a strided view and an equally seeded
+    # RandomState; NaN still gets scikit-learn's error.
+    X = _blobs(dtype)
+    wide = np.zeros((X.shape[0], 2 * X.shape[1]), dtype=dtype)
+    wide[:, ::2] = X
+    want_c, want_i = kmeans_plusplus(X, 5, random_state=3)
+    for form, seed in [
+        (pd.DataFrame(X), 3),
+        (wide[:, ::2], 3),
+        (X, np.random.RandomState(3)),
+    ]:
+        c, i = kmeans_plusplus(form, 5, random_state=seed)
+        np.testing.assert_array_equal(i, want_i)
+        np.testing.assert_array_equal(c, want_c.astype(c.dtype))
+    assert want_c.dtype == dtype
+    bad = X.copy()
+    bad[7, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        kmeans_plusplus(bad, 5, random_state=3)

@@ -715,15 +715,27 @@ def kmeans_plusplus(
     check_int_param("kmeans_plusplus", "n_clusters", n_clusters, 1)
     if n_local_trials is not None:
         check_int_param("kmeans_plusplus", "n_local_trials", n_local_trials, 1)
-    X = check_array(
-        X, accept_sparse="csr", dtype=[np.float64, np.float32], accept_large_sparse=True
-    )
+    if not (
+        type(X) is np.ndarray
+        and X.ndim == 2
+        and X.dtype in (np.float32, np.float64)
+        and X.size > 0
+        and _finite_sum(X)
+    ):
+        # A plain, finite, non-empty float array is what check_array would
+        # return as it is (the same shortcut as the estimator's).
+        X = check_array(
+            X,
+            accept_sparse="csr",
+            dtype=[np.float64, np.float32],
+            accept_large_sparse=True,
+        )
     if X.shape[0] < n_clusters:
         raise ValueError(
             f"n_samples={X.shape[0]} should be >= n_clusters={n_clusters}."
         )
     sw = check_sample_weight(sample_weight, X.shape[0], X.dtype)
-    seed = _draw_seed(check_random_state(random_state))
+    seed = _core_seed(random_state)
     centers, indices = _core.kmeans_plusplus(
         as_core_input(X),
         sw,
