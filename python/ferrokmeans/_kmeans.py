@@ -69,6 +69,19 @@ def _finite_sum(X: np.ndarray[Any, Any]) -> bool:
         return X.dtype == np.float32 and bool(np.isfinite(X.sum(dtype=np.float64)))
 
 
+def _plain_finite(A: Any) -> bool:
+    """Whether ``A`` is a plain, non-empty 2-d float32/float64 ndarray whose
+    values are all finite: what scikit-learn's checks return as it is, so
+    the callers skip them (every other input takes the full checks)."""
+    return (
+        type(A) is np.ndarray
+        and A.ndim == 2
+        and A.dtype in (np.float32, np.float64)
+        and A.size > 0
+        and _finite_sum(A)
+    )
+
+
 def _core_seed(random_state: Any) -> int:
     """The core's seed for ``random_state`` (None, an int or a RandomState)."""
     if isinstance(random_state, numbers.Integral):
@@ -298,14 +311,7 @@ class KMeans(
         # dtype of X only after the checks, so that float64 centres beyond
         # float32's range are refused by name, not turned into infinities.
         c: np.ndarray[Any, Any]
-        if (
-            type(centers) is np.ndarray
-            and centers.ndim == 2
-            and centers.dtype in (np.float32, np.float64)
-            and centers.flags.c_contiguous
-            and centers.size > 0
-            and _finite_sum(centers)
-        ):
+        if _plain_finite(centers) and centers.flags.c_contiguous:
             # What check_array returns for it (the array itself), without
             # its checks for other kinds of input: as much time as a few
             # iterations of a small fit.
@@ -332,19 +338,11 @@ class KMeans(
         )
 
     def _validate_X(self, X: Any, reset: bool) -> Any:
-        if (
-            type(X) is np.ndarray
-            and X.ndim == 2
-            and X.dtype in (np.float32, np.float64)
-            and X.shape[0] > 0
-            and X.shape[1] > 0
-            and _finite_sum(X)
-            and (
-                reset
-                or (
-                    getattr(self, "n_features_in_", None) == X.shape[1]
-                    and not hasattr(self, "feature_names_in_")
-                )
+        if _plain_finite(X) and (
+            reset
+            or (
+                getattr(self, "n_features_in_", None) == X.shape[1]
+                and not hasattr(self, "feature_names_in_")
             )
         ):
             # A plain, finite, non-empty float array: what validate_data
@@ -715,13 +713,7 @@ def kmeans_plusplus(
     check_int_param("kmeans_plusplus", "n_clusters", n_clusters, 1)
     if n_local_trials is not None:
         check_int_param("kmeans_plusplus", "n_local_trials", n_local_trials, 1)
-    if not (
-        type(X) is np.ndarray
-        and X.ndim == 2
-        and X.dtype in (np.float32, np.float64)
-        and X.size > 0
-        and _finite_sum(X)
-    ):
+    if not _plain_finite(X):
         # A plain, finite, non-empty float array is what check_array would
         # return as it is (the same shortcut as the estimator's).
         X = check_array(
